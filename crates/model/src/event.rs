@@ -1,0 +1,31 @@
+//! Facts published on the node's event bus.
+//!
+//! Subsystems never call each other; they learn of each other's facts through these events.
+//! Interfaces (MCP subscriptions, a future dashboard) consume them too.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SessionState;
+
+/// One fact that happened on this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A client session moved to a new lifecycle state.
+    SessionStateChanged {
+        /// The session's id (the `Mcp-Session-Id` for HTTP sessions).
+        session_id: String,
+        /// Its new state.
+        state: SessionState,
+    },
+    /// The contents of a resource changed; subscribers of `uri` should be told.
+    ResourceUpdated {
+        /// The resource's URI.
+        uri: String,
+    },
+    /// The set of resources, tools or prompts changed.
+    ListChanged {
+        /// Which list: `"resources"`, `"tools"` or `"prompts"`.
+        list: String,
+    },
+}

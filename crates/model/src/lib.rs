@@ -1,0 +1,24 @@
+//! The vocabulary every mcpflow crate shares.
+//!
+//! This crate is pure data: identifiers, records and events with their serde forms and the rules
+//! that keep them valid (for example which [`SessionState`] may follow which). It performs no I/O
+//! and knows no async runtime, so any crate — and any embedder — can depend on it cheaply.
+//!
+//! ```
+//! use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
+//!
+//! let mut session = SessionRecord::new("s-1", "node-a", Transport::StreamableHttp, Timestamp::now());
+//! assert_eq!(session.state, SessionState::Initializing);
+//! session.transition(SessionState::Active, Timestamp::now()).unwrap();
+//! // A dead session never comes back.
+//! session.transition(SessionState::Dead, Timestamp::now()).unwrap();
+//! assert!(session.transition(SessionState::Active, Timestamp::now()).is_err());
+//! ```
+
+mod event;
+mod session;
+mod time;
+
+pub use event::Event;
+pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};
+pub use time::Timestamp;

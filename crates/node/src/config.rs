@@ -1,0 +1,25 @@
+//! What a node needs to start.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything [`crate::Node::open`] needs. The CLI builds it from defaults, `mcpflow.toml`,
+/// `MCPFLOW_*` variables and flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// Directory for the embedded store and the node's identity; created if missing.
+    pub data_dir: PathBuf,
+    /// Store URL (`sqlite:///path`, a file path, or `postgres://...`). `None` means
+    /// `mcpflow.db` inside `data_dir`.
+    pub store: Option<String>,
+}
+
+impl NodeConfig {
+    /// A config with the embedded SQLite store in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            store: None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The node's error type.
+
+use std::path::PathBuf;
+
+/// Why a node could not start or an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The data directory could not be created or written.
+    #[error(
+        "data directory {path}: {source} (check that it exists and is writable, or pass --data-dir)"
+    )]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] mcpflow_store::Error),
+}

@@ -1,0 +1,154 @@
+//! The [`Node`] façade.
+
+use mcpflow_model::{Event, Timestamp};
+use mcpflow_store::{DynStore, StoreUrl};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::broadcast;
+
+use crate::{Error, NodeConfig};
+
+/// How many events a slow bus subscriber may fall behind before it misses some (it is told
+/// how many it missed; see [`broadcast::error::RecvError::Lagged`]).
+const BUS_CAPACITY: usize = 4096;
+
+/// One running mcpflow node. Cheap to clone; clones share everything.
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: String,
+    store: DynStore,
+    bus: broadcast::Sender<Event>,
+    started: Instant,
+    started_at: Timestamp,
+}
+
+/// A snapshot of the node for status endpoints and tools.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    /// This node's stable id (kept in the data directory).
+    pub node_id: String,
+    /// The mcpflow version.
+    pub version: &'static str,
+    /// When the node started.
+    pub started_at: Timestamp,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// The store.
+    pub store: StoreStatus,
+}
+
+/// The store part of [`NodeStatus`].
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreStatus {
+    /// `"sqlite"` or `"postgres"`.
+    pub backend: &'static str,
+    /// Where (no password).
+    pub location: String,
+    /// Whether it answered a ping just now.
+    pub reachable: bool,
+    /// Applied migrations, when reachable.
+    pub schema_version: Option<u32>,
+}
+
+impl Node {
+    /// Opens the data directory and the store (migrating it), and buries sessions a previous
+    /// run of this node left behind.
+    pub async fn open(config: NodeConfig) -> Result<Self, Error> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let id = node_id(&config.data_dir)?;
+        let url = match &config.store {
+            Some(url) => StoreUrl::parse(url)?,
+            None => StoreUrl::default_in(&config.data_dir),
+        };
+        let store = mcpflow_store::open(&url).await?;
+        let buried = store.bury_sessions(&id, Timestamp::now()).await?;
+        if buried > 0 {
+            tracing::info!(buried, "sessions of the previous run marked dead");
+        }
+        let (bus, _) = broadcast::channel(BUS_CAPACITY);
+        tracing::info!(node_id = %id, store = %store.location(), "node open");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                id,
+                store,
+                bus,
+                started: Instant::now(),
+                started_at: Timestamp::now(),
+            }),
+        })
+    }
+
+    /// This node's stable id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The store.
+    pub fn store(&self) -> &DynStore {
+        &self.inner.store
+    }
+
+    /// Subscribes to every event published from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.inner.bus.subscribe()
+    }
+
+    /// Publishes an event to every subscriber (none listening is fine).
+    pub fn publish(&self, event: Event) {
+        let _ = self.inner.bus.send(event);
+    }
+
+    /// A snapshot for status endpoints; pings the store.
+    pub async fn status(&self) -> NodeStatus {
+        let store = &self.inner.store;
+        let reachable = store.ping().await.is_ok();
+        let schema_version = if reachable {
+            store.schema_version().await.ok()
+        } else {
+            None
+        };
+        NodeStatus {
+            node_id: self.inner.id.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: self.inner.started_at,
+            uptime_secs: self.inner.started.elapsed().as_secs(),
+            store: StoreStatus {
+                backend: store.backend(),
+                location: store.location(),
+                reachable,
+                schema_version,
+            },
+        }
+    }
+}
+
+/// Reads the node id from `data_dir/node-id`, creating it on first start.
+fn node_id(data_dir: &Path) -> Result<String, Error> {
+    let path = data_dir.join("node-id");
+    let io = |source| Error::DataDir {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_owned()),
+        Ok(_) => write_node_id(&path).map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_node_id(&path).map_err(io),
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn write_node_id(path: &Path) -> std::io::Result<String> {
+    let id = format!("node-{}", uuid::Uuid::new_v4().simple());
+    std::fs::write(path, format!("{id}\n"))?;
+    Ok(id)
+}

@@ -1,0 +1,94 @@
+//! Persistence for mcpflow.
+//!
+//! Everything durable goes through the [`Store`] trait, implemented twice: [`SqliteStore`], one
+//! WAL-mode file in the data directory (the embedded default, needs nothing else), and
+//! [`PostgresStore`], for clusters where several nodes share one database. Both apply the same
+//! numbered migrations (`migrations/<backend>/NNNN_name.sql`) at open, and the same test-suite
+//! (`tests/conformance.rs`) runs against both.
+//!
+//! The store knows nothing of orchestration: it persists [`mcpflow_model`] values.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), mcpflow_store::Error> {
+//! use mcpflow_store::{open, StoreUrl};
+//!
+//! let url = StoreUrl::parse("sqlite:///var/lib/mcpflow/mcpflow.db")?;
+//! let store = open(&url).await?;
+//! assert_eq!(store.backend(), "sqlite");
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod migrate;
+mod postgres;
+mod sqlite;
+mod url;
+
+use async_trait::async_trait;
+use mcpflow_model::{SessionRecord, SessionState, Timestamp};
+use std::sync::Arc;
+
+pub use error::Error;
+pub use migrate::{MIGRATION_COUNT, Migration};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use url::StoreUrl;
+
+/// A shared handle to whichever backend was opened.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens (creating and migrating as needed) the store that `url` names.
+pub async fn open(url: &StoreUrl) -> Result<DynStore, Error> {
+    match url {
+        StoreUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        StoreUrl::Postgres(conn) => Ok(Arc::new(PostgresStore::connect(conn).await?)),
+    }
+}
+
+/// The operations every backend provides.
+///
+/// Methods are grouped by the `model` value they persist. New groups arrive with the subsystems
+/// that need them (agents, tasks, memory, audit); each gets its own migration.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Where the data lives, with any password removed (safe to log and show in status).
+    fn location(&self) -> String;
+
+    /// Round-trips to the database; `Ok` means it is reachable and answering.
+    async fn ping(&self) -> Result<(), Error>;
+
+    /// The number of migrations applied (equals [`MIGRATION_COUNT`] once open).
+    async fn schema_version(&self) -> Result<u32, Error>;
+
+    /// Inserts a session or replaces the stored copy of it.
+    async fn upsert_session(&self, session: &SessionRecord) -> Result<(), Error>;
+
+    /// Loads one session.
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, Error>;
+
+    /// Moves a stored session to `state`, enforcing the lifecycle.
+    ///
+    /// Returns the updated record, [`Error::NotFound`] if there is none, or
+    /// [`Error::InvalidTransition`] if the lifecycle forbids the move.
+    async fn set_session_state(
+        &self,
+        id: &str,
+        state: SessionState,
+        at: Timestamp,
+    ) -> Result<SessionRecord, Error>;
+
+    /// Sessions in `state` (all when `None`), oldest first, at most `limit`.
+    async fn sessions(
+        &self,
+        state: Option<SessionState>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// Marks every session of `node` not yet dead as dead (used when a node starts: sessions do
+    /// not survive the process that held their streams). Other nodes' sessions are untouched.
+    /// Returns how many were changed.
+    async fn bury_sessions(&self, node: &str, at: Timestamp) -> Result<u64, Error>;
+}

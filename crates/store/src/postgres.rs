@@ -1,0 +1,293 @@
+//! The cluster backend: PostgreSQL through a connection pool.
+//!
+//! Several nodes may share one database, so migrations run under a PostgreSQL advisory lock:
+//! the first node to start migrates, the others wait and then find nothing to do.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
+use tokio_postgres::{NoTls, Row};
+
+use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
+use crate::{Error, Store};
+
+/// Arbitrary but fixed: the advisory-lock key that serialises migrations across nodes.
+const MIGRATION_LOCK_KEY: i64 = 0x6d63_7066_6c6f_7701; // "mcpflow" + 1
+
+/// A store in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    location: String,
+}
+
+impl PostgresStore {
+    /// Connects a pool to `url` (`postgres://user@host:port/db`), checks the server answers and
+    /// applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let config: tokio_postgres::Config = url.parse().map_err(|e| Error::InvalidUrl {
+            url: crate::StoreUrl::Postgres(url.to_owned()).redacted(),
+            reason: format!("{e}"),
+        })?;
+        let location = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(|e| Error::Postgres {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        let store = Self { pool, location };
+        store.migrate().await?;
+        tracing::info!(location = %store.location, "postgres store open");
+        Ok(store)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::Postgres {
+            location: self.location.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        self.pool.get().await.map_err(|e| self.err(e))
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        // Transaction-scoped: released at commit or rollback, even if this node dies.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.batch_execute(CREATE_MIGRATIONS_TABLE)
+            .await
+            .map_err(|e| self.err(e))?;
+        let found: i32 = tx
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::INT FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .get(0);
+        let found = found as u32;
+        let known = MIGRATIONS.len() as u32;
+        if found > known {
+            return Err(Error::SchemaTooNew { found, known });
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+            let fail = |e: tokio_postgres::Error| Error::Migration {
+                version: m.version,
+                name: m.name,
+                message: e.to_string(),
+            };
+            tx.batch_execute(m.postgres).await.map_err(fail)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[&(m.version as i32), &m.name, &Timestamp::now().as_millis()],
+            )
+            .await
+            .map_err(fail)?;
+            tracing::info!(
+                version = m.version,
+                name = m.name,
+                "applied postgres migration"
+            );
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+}
+
+/// `host:port/db` for logs and status, never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("postgres");
+    format!("postgres://{host}:{port}/{db}")
+}
+
+const SESSION_COLUMNS: &str =
+    "id, node, transport, protocol_version, client, state, created_at, updated_at";
+
+fn session_from_row(row: &Row) -> Result<SessionRecord, Error> {
+    let id: String = row.get(0);
+    let transport: String = row.get(2);
+    let state: String = row.get(5);
+    let corrupt = |reason: String| Error::Corrupt {
+        kind: "session",
+        id: id.clone(),
+        reason,
+    };
+    let transport = Transport::parse(&transport)
+        .ok_or_else(|| corrupt(format!("unknown transport {transport:?}")))?;
+    let state =
+        SessionState::parse(&state).ok_or_else(|| corrupt(format!("unknown state {state:?}")))?;
+    Ok(SessionRecord {
+        node: row.get(1),
+        transport,
+        protocol_version: row.get(3),
+        client: row.get(4),
+        state,
+        created_at: Timestamp(row.get(6)),
+        updated_at: Timestamp(row.get(7)),
+        id,
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn schema_version(&self) -> Result<u32, Error> {
+        let client = self.client().await?;
+        let v: i32 = client
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0)::INT FROM schema_migrations",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .get(0);
+        Ok(v as u32)
+    }
+
+    async fn upsert_session(&self, s: &SessionRecord) -> Result<(), Error> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "INSERT INTO sessions (id, node, transport, protocol_version, client, state, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET
+                   node = EXCLUDED.node,
+                   transport = EXCLUDED.transport,
+                   protocol_version = EXCLUDED.protocol_version,
+                   client = EXCLUDED.client,
+                   state = EXCLUDED.state,
+                   updated_at = EXCLUDED.updated_at",
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        client
+            .execute(
+                &st,
+                &[
+                    &s.id,
+                    &s.node,
+                    &s.transport.as_str(),
+                    &s.protocol_version,
+                    &s.client,
+                    &s.state.as_str(),
+                    &s.created_at.as_millis(),
+                    &s.updated_at.as_millis(),
+                ],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, Error> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"),
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn set_session_state(
+        &self,
+        id: &str,
+        state: SessionState,
+        at: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
+                &[&id],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| Error::NotFound {
+                kind: "session",
+                id: id.to_owned(),
+            })?;
+        let mut record = session_from_row(&row)?;
+        record.transition(state, at)?;
+        tx.execute(
+            "UPDATE sessions SET state = $2, updated_at = $3 WHERE id = $1",
+            &[&id, &state.as_str(), &at.as_millis()],
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(record)
+    }
+
+    async fn sessions(
+        &self,
+        state: Option<SessionState>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions
+                     WHERE ($1::TEXT IS NULL OR state = $1)
+                     ORDER BY created_at, id LIMIT $2"
+                ),
+                &[&state.map(SessionState::as_str), &i64::from(limit)],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn bury_sessions(&self, node: &str, at: Timestamp) -> Result<u64, Error> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE sessions SET state = 'dead', updated_at = $2 WHERE node = $1 AND state <> 'dead'",
+                &[&node, &at.as_millis()],
+            )
+            .await
+            .map_err(|e| self.err(e))
+    }
+}

@@ -1,0 +1,322 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool and never stalls a
+//! runtime thread. One connection behind a mutex serialises writers, which is what SQLite does
+//! anyway; WAL lets readers in other processes (backups, `sqlite3`) proceed meanwhile.
+
+use async_trait::async_trait;
+use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
+use crate::{Error, Store};
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file (and its parent directory), switches it to WAL and
+    /// applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, Error> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .map_err(|e| Error::Worker(e.to_string()))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<Self, Error> {
+        let err = |source| Error::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Sqlite {
+                path: path.display().to_string(),
+                source: rusqlite::Error::InvalidPath(
+                    format!("cannot create {}: {e}", dir.display()).into(),
+                ),
+            })?;
+        }
+        let mut conn = Connection::open(&path).map_err(err)?;
+        // WAL: readers never block the writer; NORMAL sync is durable at each checkpoint and
+        // safe against corruption; the busy timeout rides out another process's checkpoint.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        migrate(&mut conn).map_err(|e| match e {
+            MigrateError::Sql(source) => err(source),
+            MigrateError::Other(e) => e,
+        })?;
+        tracing::info!(path = %path.display(), "sqlite store open");
+        Ok(Self {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-written (statements are
+            // atomic), so a poisoned lock is safe to keep using.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| Error::Worker(e.to_string()))?
+    }
+
+    fn sql_err(&self) -> impl Fn(rusqlite::Error) -> Error + Send + 'static {
+        let path = self.path.display().to_string();
+        move |source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        }
+    }
+}
+
+enum MigrateError {
+    Sql(rusqlite::Error),
+    Other(Error),
+}
+
+impl From<rusqlite::Error> for MigrateError {
+    fn from(e: rusqlite::Error) -> Self {
+        MigrateError::Sql(e)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), MigrateError> {
+    conn.execute_batch(CREATE_MIGRATIONS_TABLE)?;
+    let found: u32 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    let known = MIGRATIONS.len() as u32;
+    if found > known {
+        return Err(MigrateError::Other(Error::SchemaTooNew { found, known }));
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > found) {
+        let fail = |e: rusqlite::Error| {
+            MigrateError::Other(Error::Migration {
+                version: m.version,
+                name: m.name,
+                message: e.to_string(),
+            })
+        };
+        let tx = conn.transaction()?;
+        tx.execute_batch(m.sqlite).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, Timestamp::now().as_millis()],
+        )
+        .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied sqlite migration"
+        );
+    }
+    Ok(())
+}
+
+const SESSION_COLUMNS: &str =
+    "id, node, transport, protocol_version, client, state, created_at, updated_at";
+
+fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<SessionRecord, Error>> {
+    let id: String = row.get(0)?;
+    let transport: String = row.get(2)?;
+    let state: String = row.get(5)?;
+    let corrupt = |reason: String| Error::Corrupt {
+        kind: "session",
+        id: id.clone(),
+        reason,
+    };
+    let Some(transport) = Transport::parse(&transport) else {
+        return Ok(Err(corrupt(format!("unknown transport {transport:?}"))));
+    };
+    let Some(state) = SessionState::parse(&state) else {
+        return Ok(Err(corrupt(format!("unknown state {state:?}"))));
+    };
+    Ok(Ok(SessionRecord {
+        node: row.get(1)?,
+        transport,
+        protocol_version: row.get(3)?,
+        client: row.get(4)?,
+        state,
+        created_at: Timestamp(row.get(6)?),
+        updated_at: Timestamp(row.get(7)?),
+        id,
+    }))
+}
+
+fn load_session(
+    conn: &Connection,
+    id: &str,
+) -> rusqlite::Result<Option<Result<SessionRecord, Error>>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
+    ))?
+    .query_row([id], session_from_row)
+    .optional()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn location(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        let e = self.sql_err();
+        self.with(move |c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(e))
+            .await
+    }
+
+    async fn schema_version(&self) -> Result<u32, Error> {
+        let e = self.sql_err();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(e)
+        })
+        .await
+    }
+
+    async fn upsert_session(&self, s: &SessionRecord) -> Result<(), Error> {
+        let e = self.sql_err();
+        let s = s.clone();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO sessions (id, node, transport, protocol_version, client, state, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET
+                   node = excluded.node,
+                   transport = excluded.transport,
+                   protocol_version = excluded.protocol_version,
+                   client = excluded.client,
+                   state = excluded.state,
+                   updated_at = excluded.updated_at",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    s.id,
+                    s.node,
+                    s.transport.as_str(),
+                    s.protocol_version,
+                    s.client,
+                    s.state.as_str(),
+                    s.created_at.as_millis(),
+                    s.updated_at.as_millis()
+                ])
+            })
+            .map(drop)
+            .map_err(e)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, Error> {
+        let e = self.sql_err();
+        let id = id.to_owned();
+        self.with(move |c| load_session(c, &id).map_err(e)?.transpose())
+            .await
+    }
+
+    async fn set_session_state(
+        &self,
+        id: &str,
+        state: SessionState,
+        at: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        let e = self.sql_err();
+        let id = id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(&e)?;
+            let mut record = load_session(&tx, &id)
+                .map_err(&e)?
+                .transpose()?
+                .ok_or_else(|| Error::NotFound {
+                    kind: "session",
+                    id: id.clone(),
+                })?;
+            record.transition(state, at)?;
+            tx.execute(
+                "UPDATE sessions SET state = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, state.as_str(), at.as_millis()],
+            )
+            .map_err(&e)?;
+            tx.commit().map_err(&e)?;
+            Ok(record)
+        })
+        .await
+    }
+
+    async fn sessions(
+        &self,
+        state: Option<SessionState>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let e = self.sql_err();
+        self.with(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions
+                     WHERE (?1 IS NULL OR state = ?1)
+                     ORDER BY created_at, id LIMIT ?2"
+                ))
+                .map_err(&e)?;
+            let rows = st
+                .query_map(
+                    params![state.map(SessionState::as_str), limit],
+                    session_from_row,
+                )
+                .map_err(&e)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(&e)??);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn bury_sessions(&self, node: &str, at: Timestamp) -> Result<u64, Error> {
+        let e = self.sql_err();
+        let node = node.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "UPDATE sessions SET state = 'dead', updated_at = ?2 WHERE node = ?1 AND state <> 'dead'",
+                params![node, at.as_millis()],
+            )
+            .map(|n| n as u64)
+            .map_err(e)
+        })
+        .await
+    }
+}

@@ -1,1 +1,27 @@
+//! Benchmarks that live with the code they measure.
+//!
+//! Every benchmark runs mcpflow and a reference in the same process run, on the same
+//! machine state, and prints the ratio — absolute numbers alone say little on a shared
+//! 2-core box. Run them with `mcpflow bench <name>`.
 
+mod http;
+mod load;
+
+use clap::Subcommand;
+
+pub use http::HttpBenchArgs;
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// `tools/call` over Streamable HTTP: mcpflow (full stack: origin checks, body gate,
+    /// metrics, store-backed sessions) against a bare rmcp server serving the same tool.
+    Http(HttpBenchArgs),
+}
+
+/// Runs one benchmark, printing results to stdout.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Http(args) => http::run(args),
+    }
+}

@@ -1,0 +1,210 @@
+//! The JSON-RPC gate in front of `/mcp`: every POST body is bounded, parsed once and classified
+//! before rmcp sees it.
+//!
+//! rmcp answers malformed JSON with a bare 4xx and accepts bodies of any size; the protocol
+//! wants `-32700 Parse error`, and a server wants a limit. Batches (JSON arrays) were removed
+//! from MCP in 2025-06-18 and are refused here with a message saying so.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+use serde_json::json;
+
+/// What the gate learnt of a request; later layers find it in the request's extensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RpcInfo {
+    /// The JSON-RPC method, or `None` for a response / notification-less body.
+    pub method: Option<String>,
+    /// Whether the message carries an `id` (a request, not a notification).
+    pub has_id: bool,
+}
+
+/// The few fields the gate reads; the rest is validated as JSON and skipped.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<serde::de::IgnoredAny>,
+}
+
+/// Why a body was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over the configured limit.
+    TooLarge { limit: usize },
+    /// Not JSON at all.
+    Parse(String),
+    /// A JSON array (batch).
+    Batch,
+    /// JSON, but not a JSON-RPC message object.
+    NotAnObject,
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            Refusal::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("request body exceeds the limit of {limit} bytes (http.max_body_bytes)"),
+            ),
+            Refusal::Parse(e) => (StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}")),
+            Refusal::Batch => (
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "Invalid Request: JSON-RPC batches are not supported by MCP since 2025-06-18; send one message per POST".to_owned(),
+            ),
+            Refusal::NotAnObject => (
+                StatusCode::BAD_REQUEST,
+                -32600,
+                "Invalid Request: the body must be one JSON-RPC message object".to_owned(),
+            ),
+        };
+        metrics::counter!("mcpflow_http_rejected_total", "reason" => reason_label(code, status))
+            .increment(1);
+        error_response(status, code, &message).into_response()
+    }
+}
+
+fn reason_label(code: i32, status: StatusCode) -> &'static str {
+    match (code, status) {
+        (_, StatusCode::PAYLOAD_TOO_LARGE) => "too_large",
+        (-32700, _) => "parse_error",
+        _ => "invalid_request",
+    }
+}
+
+/// Classifies one body.
+pub fn inspect(body: &[u8]) -> Result<RpcInfo, Refusal> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            // Tell a malformed array from a batch: both are refused, with the right code.
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Err(Refusal::Batch),
+                Err(e) => Err(Refusal::Parse(e.to_string())),
+            };
+        }
+        Some(b'{') => {}
+        _ => {
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Err(Refusal::NotAnObject),
+                Err(e) => Err(Refusal::Parse(e.to_string())),
+            };
+        }
+    }
+    match serde_json::from_slice::<Probe<'_>>(body) {
+        Ok(probe) => Ok(RpcInfo {
+            method: probe.method.map(|m| m.into_owned()),
+            has_id: probe.id.is_some(),
+        }),
+        // The object is syntactically fine but `method` is not a string, etc.: let rmcp
+        // produce its precise Invalid Request answer; only real syntax errors stop here.
+        Err(e) if e.is_data() => Ok(RpcInfo::default()),
+        Err(e) => Err(Refusal::Parse(e.to_string())),
+    }
+}
+
+/// A JSON-RPC error response with `id: null` and the given HTTP status.
+pub fn error_response(status: StatusCode, code: i32, message: &str) -> impl IntoResponse + use<> {
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code, "message": message },
+    });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}
+
+/// Middleware state: the body limit.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Middleware: bound, parse and classify POST bodies; put [`RpcInfo`] in the extensions.
+pub async fn gate(
+    State(BodyLimit(limit)): State<BodyLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Refusal::TooLarge { limit }.into_response();
+    }
+    let (mut parts, body) = request.into_parts();
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return Refusal::TooLarge { limit }.into_response();
+        }
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                -32600,
+                &format!("could not read the request body: {e}"),
+            )
+            .into_response();
+        }
+    };
+    match inspect(&bytes) {
+        Ok(info) => {
+            parts.extensions.insert(info);
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_messages() {
+        let info = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        assert_eq!(info.method.as_deref(), Some("tools/list"));
+        assert!(info.has_id);
+        let note = inspect(br#" {"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
+        assert!(!note.has_id);
+        let resp = inspect(br#"{"jsonrpc":"2.0","id":"a","result":{}}"#).unwrap();
+        assert_eq!(resp.method, None);
+        // Escaped method names are decoded, not refused.
+        let esc = inspect(br#"{"method":"tools\/call","id":2}"#).unwrap();
+        assert_eq!(esc.method.as_deref(), Some("tools/call"));
+    }
+
+    #[test]
+    fn refuses_what_mcp_does_not_allow() {
+        assert!(matches!(inspect(b"{not json"), Err(Refusal::Parse(_))));
+        assert!(matches!(inspect(b""), Err(Refusal::Parse(_))));
+        assert!(matches!(inspect(b"[1,"), Err(Refusal::Parse(_))));
+        assert_eq!(
+            inspect(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#),
+            Err(Refusal::Batch)
+        );
+        assert_eq!(inspect(b"42"), Err(Refusal::NotAnObject));
+        assert_eq!(inspect(br#""ping""#), Err(Refusal::NotAnObject));
+    }
+
+    #[test]
+    fn wrong_field_types_are_left_to_the_protocol_layer() {
+        assert_eq!(
+            inspect(br#"{"method":7,"id":1}"#).unwrap(),
+            RpcInfo::default()
+        );
+    }
+}

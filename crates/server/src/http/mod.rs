@@ -1,0 +1,337 @@
+//! The HTTP face of a node: MCP Streamable HTTP at `/mcp`, MCP over WebSocket at `/ws`, and
+//! the operations endpoints `/healthz`, `/readyz`, `/metrics`.
+//!
+//! Requests pass these layers, outermost first:
+//! 1. [`origin`] — `Origin`/`Host` checks (DNS-rebinding protection), 403;
+//! 2. [`jsonrpc`] — POST bodies bounded (413), parsed (-32700), batches refused;
+//! 3. the `/mcp` endpoint — readiness (503), session limits (503), per-client session-creation
+//!    rate (429), unknown sessions on DELETE (404);
+//! 4. rmcp's Streamable HTTP service, whose handler is wrapped in [`crate::mcp::Observed`].
+//!
+//! [`HttpServer::bind`] listens at once, so `/healthz` and `/readyz` answer while the node is
+//! still opening its store; [`HttpServer::ready`] then switches MCP on.
+
+mod drain;
+pub mod jsonrpc;
+mod ops;
+pub mod origin;
+mod sessions;
+mod ws;
+
+pub use drain::{InFlight, InFlightGuard};
+pub use sessions::SessionRegistry;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::serve::ListenerExt;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::{Method, StatusCode, header};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::HttpConfig;
+use crate::mcp::{McpHandler, McpState, Observed};
+use jsonrpc::{BodyLimit, RpcInfo, error_response};
+use origin::OriginPolicy;
+
+type McpService = StreamableHttpService<Observed<McpHandler>, SessionRegistry>;
+
+/// What exists once the node is open.
+struct Ready {
+    mcp: Arc<McpState>,
+    sessions: Arc<SessionRegistry>,
+    service: McpService,
+}
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpState")
+            .field("config", &self.config)
+            .field("ready", &self.ready.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared by every route.
+pub(crate) struct HttpState {
+    config: HttpConfig,
+    ready: OnceLock<Ready>,
+    session_rate: DefaultKeyedRateLimiter<IpAddr>,
+    ws_sessions: Arc<std::sync::atomic::AtomicUsize>,
+    in_flight: InFlight,
+    /// Cancelled to end every MCP session and stream (the last step of shutdown).
+    mcp_shutdown: CancellationToken,
+}
+
+impl HttpState {
+    fn open_sessions(&self) -> usize {
+        let http = self.ready.get().map_or(0, |r| r.sessions.len());
+        http + self.ws_sessions.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Refuses a new session if the limit is reached or the client is creating them too fast.
+    fn admit_session(&self, peer: IpAddr) -> Result<(), Response> {
+        if self.open_sessions() >= self.config.max_sessions {
+            metrics::counter!("mcpflow_http_rejected_total", "reason" => "session_limit")
+                .increment(1);
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -32000,
+                &format!(
+                    "session limit reached ({} open, http.max_sessions); retry later or close idle sessions with DELETE",
+                    self.config.max_sessions
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+            return Err(response);
+        }
+        if self.session_rate.check_key(&peer).is_err() {
+            metrics::counter!("mcpflow_http_rejected_total", "reason" => "session_rate")
+                .increment(1);
+            let mut response = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                -32000,
+                "too many new sessions from this address (http.session_rate_per_sec); reuse a session or slow down",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            return Err(response);
+        }
+        Ok(())
+    }
+}
+
+/// A bound HTTP server, not yet serving MCP until [`HttpServer::ready`].
+#[derive(Debug)]
+pub struct HttpServer {
+    listener: TcpListener,
+    state: Arc<HttpState>,
+}
+
+/// Hands the node to a server that is already listening.
+#[derive(Debug, Clone)]
+pub struct ReadyHandle {
+    state: Arc<HttpState>,
+}
+
+impl ReadyHandle {
+    /// Switches MCP on: from now `/mcp` and `/ws` serve `mcp`, and `/readyz` says ready.
+    pub fn ready(&self, mcp: Arc<McpState>) {
+        let state = &self.state;
+        let mut manager = LocalSessionManager::default();
+        manager.session_config.keep_alive =
+            Some(Duration::from_secs(state.config.session_idle_secs));
+        let sessions = SessionRegistry::new(manager, mcp.node().clone());
+        let mut rmcp_config = StreamableHttpServerConfig::default()
+            .with_sse_keep_alive(Some(Duration::from_secs(state.config.sse_keep_alive_secs)))
+            .with_max_request_body_bytes(state.config.max_body_bytes)
+            .with_cancellation_token(state.mcp_shutdown.child_token());
+        // Our origin layer already checked Host and Origin, with the configured lists.
+        rmcp_config = rmcp_config.disable_allowed_hosts();
+        let factory_state = mcp.clone();
+        let timeout = Duration::from_secs(state.config.request_timeout_secs);
+        let in_flight = state.in_flight.clone();
+        let service = StreamableHttpService::new(
+            move || {
+                Ok(Observed::new(
+                    McpHandler::new(factory_state.clone(), None),
+                    "streamable_http",
+                    timeout,
+                    in_flight.clone(),
+                ))
+            },
+            sessions.clone(),
+            rmcp_config,
+        );
+        let _ = state.ready.set(Ready {
+            mcp,
+            sessions,
+            service,
+        });
+        tracing::info!("MCP is ready");
+    }
+}
+
+impl HttpServer {
+    /// Binds `config.listen`. Fails at once if the address is taken.
+    pub async fn bind(config: HttpConfig) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot listen on {}: {e} (pick another with --listen)",
+                    config.listen
+                ),
+            )
+        })?;
+        let per_sec =
+            NonZeroU32::new(config.session_rate_per_sec.max(1)).expect("max(1) is non-zero");
+        let burst = NonZeroU32::new(config.session_burst.max(1)).expect("max(1) is non-zero");
+        let state = Arc::new(HttpState {
+            session_rate: RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst)),
+            config,
+            ready: OnceLock::new(),
+            ws_sessions: Arc::default(),
+            in_flight: InFlight::default(),
+            mcp_shutdown: CancellationToken::new(),
+        });
+        Ok(Self { listener, state })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to switch MCP on once the node is open.
+    pub fn ready_handle(&self) -> ReadyHandle {
+        ReadyHandle {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Serves until `shutdown` is cancelled, then shuts down gracefully: stop accepting, let
+    /// in-flight requests finish (up to `http.shutdown_grace_secs`), close every session and
+    /// stream, return.
+    pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let state = self.state.clone();
+        let app = router(state.clone());
+        let listener = self.listener.tap_io(|tcp| {
+            // Without it, small replies wait up to 40 ms for the peer's delayed ACK.
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+        let drain = {
+            let state = state.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown.cancelled().await;
+                tracing::info!(
+                    in_flight = state.in_flight.count(),
+                    "shutting down: draining in-flight requests"
+                );
+                let left = state.in_flight.drained(grace).await;
+                if left > 0 {
+                    tracing::warn!(left, "grace period over; cancelling requests still running");
+                }
+                if let Some(ready) = state.ready.get() {
+                    ready.mcp.shutdown();
+                }
+                state.mcp_shutdown.cancel();
+            }
+        };
+        tokio::spawn(drain);
+        // Cleans the rate limiter's per-address state now and then so it cannot grow unbounded.
+        let limiter_state = state.clone();
+        let limiter_gc = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter_state.session_rate.retain_recent();
+                limiter_state.session_rate.shrink_to_fit();
+            }
+        });
+        let serving = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let result = serving.await;
+        limiter_gc.abort();
+        tracing::info!("HTTP server stopped");
+        result
+    }
+}
+
+fn router(state: Arc<HttpState>) -> Router {
+    let policy = Arc::new(OriginPolicy::new(
+        state.config.listen,
+        &state.config.allowed_origins,
+        &state.config.allowed_hosts,
+    ));
+    let mcp_routes = Router::new()
+        .route("/mcp", any(mcp_endpoint))
+        .layer(middleware::from_fn_with_state(
+            BodyLimit(state.config.max_body_bytes),
+            jsonrpc::gate,
+        ))
+        .route("/ws", get(ws::upgrade))
+        .layer(middleware::from_fn_with_state(policy, origin::enforce))
+        .with_state(state.clone());
+    Router::new()
+        .merge(mcp_routes)
+        .merge(ops::routes(state))
+        .fallback(|| async {
+            error_response(
+                StatusCode::NOT_FOUND,
+                -32601,
+                "no such endpoint; MCP is served at /mcp (Streamable HTTP) and /ws (WebSocket)",
+            )
+        })
+}
+
+async fn mcp_endpoint(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let Some(ready) = state.ready.get() else {
+        return not_ready();
+    };
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_initialize = request
+        .extensions()
+        .get::<RpcInfo>()
+        .is_some_and(|info| info.method.as_deref() == Some("initialize"));
+    if request.method() == Method::POST && is_initialize && session.is_none() {
+        if let Err(refusal) = state.admit_session(peer.ip()) {
+            return refusal;
+        }
+    }
+    if request.method() == Method::DELETE {
+        if let Some(id) = &session {
+            if !ready.sessions.contains(id) {
+                return error_response(
+                    StatusCode::NOT_FOUND,
+                    -32001,
+                    "session not found (it expired or was closed); initialize a new one",
+                )
+                .into_response();
+            }
+        }
+    }
+    ready.service.handle(request).await.into_response()
+}
+
+fn not_ready() -> Response {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        -32000,
+        "mcpflow is starting (opening its store); retry shortly — /readyz reports when it is ready",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+}

@@ -320,6 +320,9 @@ async fn mcp_endpoint(
             }
         }
     }
+    let mut request = request;
+    let control: Arc<dyn crate::mcp::StreamControl> = ready.sessions.clone();
+    request.extensions_mut().insert(control);
     ready.service.handle(request).await.into_response()
 }
 

@@ -5,7 +5,7 @@
 //! A session's end is observed where it cannot be missed: the session's transport is dropped
 //! when its service loop stops, whatever the reason.
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use mcpflow_model::Transport as TransportKind;
 use mcpflow_node::{Node, SessionOutcome};
 use rmcp::RoleServer;
@@ -16,7 +16,10 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::session::{
     EventStore, RestoreOutcome, ServerSseMessage, SessionId, SessionManager,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use crate::mcp::{BoxFuture, StreamControl};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -28,6 +31,9 @@ const TRANSPORT_LABEL: &str = "streamable_http";
 pub struct SessionRegistry {
     inner: LocalSessionManager,
     live: Arc<Mutex<HashSet<SessionId>>>,
+    /// Open POST streams: (session, JSON-RPC request id) → rmcp's per-POST stream number,
+    /// learnt from the stream's event ids (`<index>/<stream>`). Entries leave with their stream.
+    streams: Arc<Mutex<HashMap<(SessionId, String), u64>>>,
     ended: mpsc::UnboundedSender<SessionId>,
     node: Node,
 }
@@ -40,6 +46,7 @@ impl SessionRegistry {
         let registry = Arc::new(Self {
             inner,
             live: Arc::default(),
+            streams: Arc::default(),
             ended,
             node,
         });
@@ -91,6 +98,72 @@ impl SessionRegistry {
         if let Err(e) = self.node.session_ended(id, outcome).await {
             tracing::warn!(session_id = %id, error = %e, "could not record session end");
         }
+    }
+}
+
+/// Records which rmcp stream number serves one POST; forgets it when the stream is dropped.
+#[derive(Debug)]
+struct StreamEntry {
+    streams: Arc<Mutex<HashMap<(SessionId, String), u64>>>,
+    key: (SessionId, String),
+}
+
+impl StreamEntry {
+    fn learn(&self, item: &ServerSseMessage) {
+        let Some(stream) = item
+            .event_id
+            .as_deref()
+            .and_then(|id| id.split_once('/'))
+            .and_then(|(_, stream)| stream.parse::<u64>().ok())
+        else {
+            return;
+        };
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(self.key.clone())
+            .or_insert(stream);
+    }
+}
+
+impl Drop for StreamEntry {
+    fn drop(&mut self) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
+impl StreamControl for SessionRegistry {
+    fn close_request_stream(
+        &self,
+        session: &str,
+        request_id: &str,
+        retry: Duration,
+    ) -> BoxFuture<bool> {
+        let key: (SessionId, String) = (session.into(), request_id.to_owned());
+        let stream = self
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .copied();
+        let handle = stream.and_then(|_| {
+            self.inner
+                .sessions
+                .try_read()
+                .ok()
+                .and_then(|sessions| sessions.get(&key.0).cloned())
+        });
+        Box::pin(async move {
+            match (stream, handle) {
+                (Some(stream), Some(handle)) => {
+                    handle.close_sse_stream(stream, Some(retry)).await.is_ok()
+                }
+                _ => false,
+            }
+        })
     }
 }
 
@@ -184,14 +257,25 @@ impl SessionManager for SessionRegistry {
         Ok(())
     }
 
-    fn create_stream(
+    async fn create_stream(
         &self,
         id: &SessionId,
         message: ClientJsonRpcMessage,
-    ) -> impl Future<
-        Output = Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error>,
-    > + Send {
-        self.inner.create_stream(id, message)
+    ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
+        let request_id = serde_json::to_value(&message)
+            .ok()
+            .and_then(|v| v.get("id").map(|id| id.to_string()));
+        let stream = self.inner.create_stream(id, message).await?;
+        let guard = request_id.map(|request_id| StreamEntry {
+            streams: self.streams.clone(),
+            key: (id.clone(), request_id),
+        });
+        Ok(stream.map(move |item| {
+            if let Some(entry) = &guard {
+                entry.learn(&item);
+            }
+            item
+        }))
     }
 
     fn accept_message(

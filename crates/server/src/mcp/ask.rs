@@ -7,6 +7,9 @@
 //!   `input_required` result carrying the question; the client retries the same call with
 //!   `inputResponses`, and the second round finds its answer there.
 //!
+//! - Inside an MCP task (any era): the question parks the task in `input_required`, the client
+//!   answers with `tasks/update`, and the task resumes.
+//!
 //! Callers write one path: `match cx.ask(...)? { Asked::Answer(a) => ..., Asked::Pending(r) =>
 //! return Ok(r.into()) }`.
 
@@ -14,10 +17,11 @@
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult, ElicitRequest,
-    ElicitRequestParams, ElicitResult, InputRequest, InputRequests, InputRequiredResult,
-    InputResponses,
+    ClientCapabilities, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
+    ElicitRequest, ElicitRequestParams, ElicitResult, InputRequest, InputRequests,
+    InputRequiredResult, InputResponses,
 };
+use serde_json::json;
 
 use super::context::Cx;
 
@@ -43,15 +47,14 @@ impl Cx {
         responses: Option<&InputResponses>,
     ) -> Result<Asked<CreateMessageResult>, McpError> {
         if !self.client_can(|c| c.sampling.is_some()) {
-            return Err(McpError::invalid_request(
-                "this needs sampling, but the client did not declare the sampling capability",
-                None,
-            ));
+            return Err(missing_capability("sampling"));
+        }
+        let question = || InputRequest::CreateMessage(CreateMessageRequest::new(params.clone()));
+        if let Some(answer) = self.ask_in_task(key, question()).await? {
+            return Ok(Asked::Answer(answer));
         }
         if self.is_modern() {
-            return answer_or_pending(key, responses, || {
-                InputRequest::CreateMessage(CreateMessageRequest::new(params))
-            });
+            return answer_or_pending(key, responses, question);
         }
         self.peer()
             .create_message(params)
@@ -70,15 +73,14 @@ impl Cx {
         responses: Option<&InputResponses>,
     ) -> Result<Asked<ElicitResult>, McpError> {
         if !self.client_can(|c| c.elicitation.is_some()) {
-            return Err(McpError::invalid_request(
-                "this needs elicitation, but the client did not declare the elicitation capability",
-                None,
-            ));
+            return Err(missing_capability("elicitation"));
+        }
+        let question = || InputRequest::Elicitation(ElicitRequest::new(params.clone()));
+        if let Some(answer) = self.ask_in_task(key, question()).await? {
+            return Ok(Asked::Answer(answer));
         }
         if self.is_modern() {
-            return answer_or_pending(key, responses, || {
-                InputRequest::Elicitation(ElicitRequest::new(params))
-            });
+            return answer_or_pending(key, responses, question);
         }
         self.peer()
             .create_elicitation(params)
@@ -87,11 +89,35 @@ impl Cx {
             .map_err(|e| McpError::internal_error(format!("elicitation/create failed: {e}"), None))
     }
 
+    /// Inside a task: asks through the task and waits for `tasks/update`. Outside: `None`.
+    async fn ask_in_task<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        question: InputRequest,
+    ) -> Result<Option<T>, McpError> {
+        let Some(task) = &self.task else {
+            return Ok(None);
+        };
+        let answer = task.request_input(key, question).await.map_err(|_| {
+            McpError::internal_error("the task was cancelled while waiting for input", None)
+        })?;
+        serde_json::from_value(answer).map(Some).map_err(|e| {
+            McpError::invalid_params(format!("the answer to {key:?} is not valid: {e}"), None)
+        })
+    }
+
     fn client_can(&self, check: impl Fn(&rmcp::model::ClientCapabilities) -> bool) -> bool {
         self.request()
             .client_capabilities()
             .is_some_and(|c| check(&c))
     }
+}
+
+/// -32021 naming the capability the client would need to declare.
+fn missing_capability(name: &str) -> McpError {
+    let required: ClientCapabilities =
+        serde_json::from_value(json!({ name: {} })).unwrap_or_default();
+    McpError::missing_required_client_capability(required)
 }
 
 fn answer_or_pending<T: serde::de::DeserializeOwned>(

@@ -49,13 +49,18 @@ type PromptFn =
 /// Suggests values for one argument: `(argument name, typed prefix, other arguments) → values`.
 pub type Completer = Arc<dyn Fn(&str, &str, &HashMap<String, String>) -> Vec<String> + Send + Sync>;
 
-/// Whether a tool may run as an MCP task (SEP-2663) when the client supports tasks.
+/// How a tool relates to MCP tasks (SEP-2663).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskMode {
     /// Always answered inline.
     Inline,
-    /// Run as a task when the client declared the tasks extension, inline otherwise.
-    WhenSupported,
+    /// Runs as a task when the client supports tasks, inline otherwise.
+    Optional,
+    /// Only for clients that support tasks (others get -32021); always runs as a task.
+    Required,
+    /// Only for clients that support tasks (others get -32021); starts inline and becomes a
+    /// task when the tool calls [`Cx::spawn_task`] — e.g. after gathering input over MRTR.
+    RequiredDeferred,
 }
 
 /// A `tools/call` as a tool function sees it.
@@ -237,13 +242,13 @@ impl Catalog {
         self.insert_tool(tool, TaskMode::Inline, box_fn(run))
     }
 
-    /// Adds a tool that runs as an MCP task for clients that support tasks.
-    pub fn add_task_tool<F, Fut>(&mut self, tool: Tool, run: F) -> &mut Self
+    /// Adds a tool with a task mode other than inline.
+    pub fn add_task_tool<F, Fut>(&mut self, tool: Tool, mode: TaskMode, run: F) -> &mut Self
     where
         F: Fn(ToolCall) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<CallToolResponse, McpError>> + Send + 'static,
     {
-        self.insert_tool(tool, TaskMode::WhenSupported, box_fn(run))
+        self.insert_tool(tool, mode, box_fn(run))
     }
 
     fn insert_tool(&mut self, tool: Tool, mode: TaskMode, run: ToolFn) -> &mut Self {
@@ -370,11 +375,105 @@ impl Catalog {
             .find_map(|t| t.pattern.matches(uri).map(|vars| (t.read.clone(), vars)))
     }
 
+    /// Removes a tool; returns whether it existed.
+    pub fn remove_tool(&mut self, name: &str) -> bool {
+        let Some(i) = self.tool_index.remove(name) else {
+            return false;
+        };
+        self.tools.remove(i);
+        self.tool_index = index(self.tools.iter().map(|e| e.tool.name.to_string()));
+        true
+    }
+
+    /// Removes a prompt; returns whether it existed.
+    pub fn remove_prompt(&mut self, name: &str) -> bool {
+        let Some(i) = self.prompt_index.remove(name) else {
+            return false;
+        };
+        self.prompts.remove(i);
+        self.prompt_index = index(self.prompts.iter().map(|e| e.prompt.name.clone()));
+        true
+    }
+
     /// The completer for a template, by its URI template string.
     pub(crate) fn template_completer(&self, uri_template: &str) -> Option<&Completer> {
         self.templates
             .iter()
             .find(|t| t.template.uri_template == uri_template)
             .and_then(|t| t.complete.as_ref())
+    }
+}
+
+fn index(names: impl Iterator<Item = String>) -> HashMap<String, usize> {
+    names.enumerate().map(|(i, n)| (n, i)).collect()
+}
+
+/// The catalog a running server serves: read as cheap snapshots, changed by whole-catalog
+/// replacement. A change publishes `ListChanged` on the node's bus for every list it touched,
+/// so subscribed clients hear `notifications/*/list_changed`.
+#[derive(Debug, Clone)]
+pub struct LiveCatalog {
+    current: Arc<std::sync::RwLock<Arc<Catalog>>>,
+    node: mcpflow_node::Node,
+}
+
+impl LiveCatalog {
+    /// Serves `catalog`, announcing changes on `node`'s bus.
+    pub fn new(catalog: Catalog, node: mcpflow_node::Node) -> Self {
+        Self {
+            current: Arc::new(std::sync::RwLock::new(Arc::new(catalog))),
+            node,
+        }
+    }
+
+    /// The catalog as it is now.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Changes the catalog; requests already running keep the snapshot they started with.
+    pub fn update(&self, change: impl FnOnce(&mut Catalog)) {
+        let (tools, resources, prompts) = {
+            let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
+            let before = guard.clone();
+            let mut next = (*before).clone();
+            change(&mut next);
+            let names = |c: &Catalog| {
+                (
+                    c.tools
+                        .iter()
+                        .map(|e| e.tool.name.to_string())
+                        .collect::<Vec<_>>(),
+                    c.resources
+                        .iter()
+                        .map(|e| e.resource.uri.clone())
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .chain(c.templates.iter().map(|e| e.template.uri_template.clone()))
+                        .collect::<Vec<_>>(),
+                    c.prompts
+                        .iter()
+                        .map(|e| e.prompt.name.clone())
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let (a, b) = (names(&before), names(&next));
+            *guard = Arc::new(next);
+            (a.0 != b.0, a.1 != b.1, a.2 != b.2)
+        };
+        for (changed, list) in [
+            (tools, "tools"),
+            (resources, "resources"),
+            (prompts, "prompts"),
+        ] {
+            if changed {
+                self.node.publish(mcpflow_model::Event::ListChanged {
+                    list: list.to_owned(),
+                });
+            }
+        }
     }
 }

@@ -6,16 +6,35 @@
 use mcpflow_model::Event;
 use mcpflow_node::Node;
 use rmcp::ErrorData as McpError;
+use rmcp::model::{CallToolResponse, CreateTaskResult};
 use rmcp::model::{
     LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProtocolVersion,
     RequestStateCodec, SealOptions,
 };
 use rmcp::service::RequestContext;
+use rmcp::task_manager::{TaskContext, TaskExit, TaskManager, TaskOptions};
 use rmcp::{Peer, RoleServer};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
+use super::catalog::LiveCatalog;
 use super::session::SessionSlot;
+
+/// Lets a request end its own HTTP response stream early (SEP-1699 polling): the client
+/// reconnects with `Last-Event-ID` and receives the rest. Installed by the HTTP transport in
+/// the request's extensions; absent on stdio and WebSocket.
+pub trait StreamControl: Send + Sync + 'static {
+    /// Closes the SSE stream carrying `request_id` of `session`, telling the client to retry
+    /// after `retry`. Returns whether a stream was closed.
+    fn close_request_stream(
+        &self,
+        session: &str,
+        request_id: &str,
+        retry: Duration,
+    ) -> super::BoxFuture<bool>;
+}
 
 /// How long a sealed MRTR `requestState` stays valid.
 const REQUEST_STATE_TTL: Duration = Duration::from_secs(600);
@@ -25,8 +44,12 @@ const REQUEST_STATE_TTL: Duration = Duration::from_secs(600);
 pub struct Cx {
     request: RequestContext<RoleServer>,
     node: Node,
+    catalog: LiveCatalog,
     session: Arc<SessionSlot>,
     codec: Arc<RequestStateCodec>,
+    tasks: TaskManager,
+    /// Set while the request runs as an MCP task: questions then go through `tasks/update`.
+    pub(crate) task: Option<TaskContext>,
 }
 
 impl std::fmt::Debug for Cx {
@@ -41,20 +64,105 @@ impl Cx {
     pub(crate) fn new(
         request: RequestContext<RoleServer>,
         node: Node,
+        catalog: LiveCatalog,
         session: Arc<SessionSlot>,
         codec: Arc<RequestStateCodec>,
+        tasks: TaskManager,
     ) -> Self {
         Self {
             request,
             node,
+            catalog,
             session,
             codec,
+            tasks,
+            task: None,
         }
+    }
+
+    /// Ends this request's HTTP response stream now; the client resumes with `Last-Event-ID`
+    /// and receives what follows. Returns `false` where there is no such stream (stdio,
+    /// WebSocket, stateless requests).
+    pub async fn close_response_stream(&self, retry: Duration) -> bool {
+        let Some(parts) = self.request.extensions.get::<http::request::Parts>() else {
+            return false;
+        };
+        let (Some(control), Some(session)) = (
+            parts.extensions.get::<Arc<dyn StreamControl>>(),
+            parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok()),
+        ) else {
+            return false;
+        };
+        let request_id = serde_json::to_value(&self.request.id)
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        control
+            .close_request_stream(session, &request_id, retry)
+            .await
+    }
+
+    /// Whether the client can receive MCP tasks (declared the tasks extension, for the session
+    /// or in this request's `_meta`).
+    pub fn client_supports_tasks(&self) -> bool {
+        self.request
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks())
+    }
+
+    /// Whether this request is running as an MCP task.
+    pub fn is_task(&self) -> bool {
+        self.task.is_some()
+    }
+
+    /// Moves the rest of the work into an MCP task and returns the `CreateTaskResult` to send
+    /// now. The client polls `tasks/get`, answers questions with `tasks/update`, and may
+    /// `tasks/cancel` (which drops the work). A tool result — even one with `isError` — ends
+    /// the task `completed`; a protocol error ends it `failed`.
+    pub fn spawn_task<F, Fut>(self, work: F) -> CallToolResponse
+    where
+        F: FnOnce(Cx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<CallToolResponse, McpError>> + Send + 'static,
+    {
+        let mut cx = self;
+        // A task outlives its request: it gets a cancellation of its own, fired by tasks/cancel.
+        let cancel = CancellationToken::new();
+        cx.request.ct = cancel.clone();
+        let tasks = cx.tasks.clone();
+        let task = tasks.spawn(TaskOptions::new(), move |task_cx: TaskContext| {
+            cx.task = Some(task_cx.clone());
+            Box::pin(async move {
+                let outcome = tokio::select! {
+                    _ = task_cx.cancelled() => {
+                        cancel.cancel();
+                        return Err(TaskExit::Cancelled);
+                    }
+                    outcome = work(cx) => outcome,
+                };
+                match outcome {
+                    Ok(CallToolResponse::Complete(result)) => Ok(result),
+                    Ok(_) => Err(TaskExit::Error(McpError::internal_error(
+                        "a tool running as a task returned input_required or another task; inside a task, ask with Cx::ask_* (answered through tasks/update)",
+                        None,
+                    ))),
+                    Err(_) if task_cx.is_cancel_requested() => Err(TaskExit::Cancelled),
+                    Err(e) => Err(TaskExit::Error(e)),
+                }
+            })
+        });
+        CallToolResponse::Task(CreateTaskResult::new(task))
     }
 
     /// The node serving the request.
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// The catalog being served; [`LiveCatalog::update`] changes it for every client.
+    pub fn catalog(&self) -> &LiveCatalog {
+        &self.catalog
     }
 
     /// The client.
@@ -103,14 +211,15 @@ impl Cx {
         }
     }
 
-    /// Sends `notifications/message` if `level` is at or above the client's chosen level
-    /// (`logging/setLevel`, or the request's `logLevel` in 2026-07-28).
+    /// Sends `notifications/message` if `level` is at or above the client's chosen level:
+    /// `logging/setLevel` for a session, the request's `logLevel` in 2026-07-28 (where no
+    /// `logLevel` means no log messages at all).
     pub async fn log(&self, level: LoggingLevel, logger: &str, data: serde_json::Value) {
-        let threshold = self
-            .request
-            .meta
-            .log_level()
-            .unwrap_or_else(|| self.session.log_level());
+        let threshold = match self.request.meta.log_level() {
+            Some(level) => level,
+            None if self.is_modern() => return,
+            None => self.session.log_level(),
+        };
         if severity(level) < severity(threshold) {
             return;
         }

@@ -10,15 +10,14 @@ use mcpflow_model::Event;
 use mcpflow_node::Node;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
-use rmcp::task_manager::{TaskExit, TaskManager, TaskOptions};
+use rmcp::task_manager::TaskManager;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
-use tokio_util::sync::CancellationToken;
 
-use super::catalog::{Catalog, PromptGet, ResourceRead, TaskMode, ToolCall};
+use super::catalog::{Catalog, LiveCatalog, PromptGet, ResourceRead, TaskMode, ToolCall};
 use super::context::Cx;
 use super::session::SessionSlot;
 
@@ -28,7 +27,7 @@ const PAGE_SIZE: usize = 100;
 /// State shared by every handler instance of one server.
 pub struct McpState {
     node: Node,
-    catalog: Catalog,
+    catalog: LiveCatalog,
     tasks: TaskManager,
     codec: Arc<RequestStateCodec>,
     info: ServerConfig,
@@ -50,8 +49,8 @@ impl McpState {
         let codec = RequestStateCodec::try_new(key).expect("a 32-byte key is long enough");
         let info = server_info();
         Arc::new(Self {
+            catalog: LiveCatalog::new(catalog, node.clone()),
             node,
-            catalog,
             tasks: TaskManager::new(),
             codec: Arc::new(codec),
             info,
@@ -63,8 +62,8 @@ impl McpState {
         &self.node
     }
 
-    /// The catalog.
-    pub fn catalog(&self) -> &Catalog {
+    /// The live catalog (snapshot it to read; update it to change what clients see).
+    pub fn catalog(&self) -> &LiveCatalog {
         &self.catalog
     }
 
@@ -78,7 +77,7 @@ impl std::fmt::Debug for McpState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("McpState")
             .field("node", &self.node.id())
-            .field("tools", &self.catalog.tools().len())
+            .field("tools", &self.catalog.snapshot().tools().len())
             .field("running_tasks", &self.tasks.running_task_count())
             .finish_non_exhaustive()
     }
@@ -129,8 +128,10 @@ impl McpHandler {
         Cx::new(
             request,
             self.state.node.clone(),
+            self.state.catalog.clone(),
             self.session.clone(),
             self.state.codec.clone(),
+            self.state.tasks.clone(),
         )
     }
 
@@ -215,6 +216,7 @@ impl ServerHandler for McpHandler {
         let tools: Vec<Tool> = self
             .state
             .catalog
+            .snapshot()
             .tools()
             .iter()
             .map(|e| e.tool.clone())
@@ -226,15 +228,20 @@ impl ServerHandler for McpHandler {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.state.catalog.tool(name).map(|e| e.tool.clone())
+        self.state
+            .catalog
+            .snapshot()
+            .tool(name)
+            .map(|e| e.tool.clone())
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        mut context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some(entry) = self.state.catalog.tool(&request.name) else {
+        let catalog = self.state.catalog.snapshot();
+        let Some(entry) = catalog.tool(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown tool {:?}; tools/list shows the available tools",
@@ -243,48 +250,44 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let as_task = entry.mode == TaskMode::WhenSupported
-            && context
-                .client_capabilities()
-                .is_some_and(|c| c.supports_tasks());
-        let run = entry.run.clone();
-        if !as_task {
-            let call = ToolCall {
-                arguments: request.arguments.unwrap_or_default(),
-                request_state: request.request_state,
-                input_responses: request.input_responses,
-                cx: self.cx(context),
-            };
-            return run(call).await;
-        }
-        // A task outlives its request: give it a cancellation of its own, fired by tasks/cancel.
-        let cancel = CancellationToken::new();
-        context.ct = cancel.clone();
-        let call = ToolCall {
-            arguments: request.arguments.unwrap_or_default(),
-            request_state: request.request_state,
-            input_responses: request.input_responses,
-            cx: self.cx(context),
+        let supports_tasks = context
+            .client_capabilities()
+            .is_some_and(|c| c.supports_tasks());
+        let spawn = match entry.mode {
+            TaskMode::Inline => false,
+            TaskMode::RequiredDeferred if supports_tasks => false,
+            TaskMode::Optional => supports_tasks,
+            TaskMode::Required if supports_tasks => true,
+            TaskMode::Required | TaskMode::RequiredDeferred => {
+                let required: ClientCapabilities = serde_json::from_value(serde_json::json!({
+                    "extensions": { TASKS_EXTENSION_ID: {} }
+                }))
+                .unwrap_or_default();
+                return Err(McpError::missing_required_client_capability(required));
+            }
         };
-        let task = self.state.tasks.spawn(TaskOptions::new(), move |task_cx| {
-            Box::pin(async move {
-                tokio::select! {
-                    _ = task_cx.cancelled() => {
-                        cancel.cancel();
-                        Err(TaskExit::Cancelled)
-                    }
-                    outcome = run(call) => match outcome {
-                        Ok(CallToolResponse::Complete(result)) => Ok(result),
-                        Ok(_) => Err(TaskExit::Error(McpError::internal_error(
-                            "a task-mode tool asked for input, which tasks deliver through tasks/update instead",
-                            None,
-                        ))),
-                        Err(e) => Err(TaskExit::Error(e)),
-                    },
-                }
+        let run = entry.run.clone();
+        let arguments = request.arguments.unwrap_or_default();
+        let request_state = request.request_state;
+        let input_responses = request.input_responses;
+        let cx = self.cx(context);
+        if !spawn {
+            return run(ToolCall {
+                arguments,
+                request_state,
+                input_responses,
+                cx,
             })
-        });
-        Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
+            .await;
+        }
+        Ok(cx.spawn_task(move |cx| {
+            run(ToolCall {
+                arguments,
+                request_state,
+                input_responses,
+                cx,
+            })
+        }))
     }
 
     async fn list_resources(
@@ -295,6 +298,7 @@ impl ServerHandler for McpHandler {
         let all: Vec<Resource> = self
             .state
             .catalog
+            .snapshot()
             .resources()
             .iter()
             .map(|e| e.resource.clone())
@@ -313,6 +317,7 @@ impl ServerHandler for McpHandler {
         let all: Vec<ResourceTemplate> = self
             .state
             .catalog
+            .snapshot()
             .templates()
             .iter()
             .map(|e| e.template.clone())
@@ -328,7 +333,7 @@ impl ServerHandler for McpHandler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let Some((read, vars)) = self.state.catalog.resolve(&request.uri) else {
+        let Some((read, vars)) = self.state.catalog.snapshot().resolve(&request.uri) else {
             return Err(McpError::resource_not_found(
                 format!(
                     "no resource {:?}; resources/list and resources/templates/list show what exists",
@@ -352,7 +357,13 @@ impl ServerHandler for McpHandler {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        if self.state.catalog.resolve(&request.uri).is_none() {
+        if self
+            .state
+            .catalog
+            .snapshot()
+            .resolve(&request.uri)
+            .is_none()
+        {
             return Err(McpError::resource_not_found(
                 format!("cannot subscribe to unknown resource {:?}", request.uri),
                 Some(serde_json::json!({ "uri": request.uri })),
@@ -381,7 +392,7 @@ impl ServerHandler for McpHandler {
     ) -> Option<SubscriptionFilter> {
         let mut accepted = requested.clone();
         if let Some(uris) = accepted.resource_subscriptions.as_mut() {
-            uris.retain(|uri| self.state.catalog.resolve(uri).is_some());
+            uris.retain(|uri| self.state.catalog.snapshot().resolve(uri).is_some());
         }
         Some(accepted)
     }
@@ -442,6 +453,7 @@ impl ServerHandler for McpHandler {
         let all: Vec<Prompt> = self
             .state
             .catalog
+            .snapshot()
             .prompts()
             .iter()
             .map(|e| e.prompt.clone())
@@ -457,7 +469,8 @@ impl ServerHandler for McpHandler {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        let Some(entry) = self.state.catalog.prompt(&request.name) else {
+        let catalog = self.state.catalog.snapshot();
+        let Some(entry) = catalog.prompt(&request.name) else {
             return Err(McpError::invalid_params(
                 format!(
                     "unknown prompt {:?}; prompts/list shows the available prompts",
@@ -499,13 +512,14 @@ impl ServerHandler for McpHandler {
         request: CompleteRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, McpError> {
+        let catalog = self.state.catalog.snapshot();
         let completer = if let Some(name) = request.r#ref.as_prompt_name() {
-            let entry = self.state.catalog.prompt(name).ok_or_else(|| {
+            let entry = catalog.prompt(name).ok_or_else(|| {
                 McpError::invalid_params(format!("unknown prompt {name:?}"), None)
             })?;
             entry.complete.clone()
         } else if let Some(uri) = request.r#ref.as_resource_uri() {
-            self.state.catalog.template_completer(uri).cloned()
+            catalog.template_completer(uri).cloned()
         } else {
             None
         };

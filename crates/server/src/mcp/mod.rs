@@ -12,10 +12,10 @@ mod uri_template;
 
 pub use ask::Asked;
 pub use catalog::{
-    BoxFuture, Catalog, Completer, PromptEntry, PromptGet, ResourceEntry, ResourceRead, TaskMode,
-    TemplateEntry, ToolCall, ToolEntry, json_kind,
+    BoxFuture, Catalog, Completer, LiveCatalog, PromptEntry, PromptGet, ResourceEntry,
+    ResourceRead, TaskMode, TemplateEntry, ToolCall, ToolEntry, json_kind,
 };
-pub use context::Cx;
+pub use context::{Cx, StreamControl};
 pub use handler::{McpHandler, McpState};
 pub use observe::Observed;
 pub use uri_template::UriTemplate;

@@ -1,9 +1,5 @@
-//! The fixture pack of the official MCP conformance suite (`@modelcontextprotocol/conformance`),
-//! registered by `mcpflow serve --conformance`.
-//!
-//! Each fixture does exactly what the suite's scenario description asks; the literal texts
-//! below are the values the scenarios (and our own tests) assert. Nothing here is used by a
-//! normal server.
+//! The fixtures of the 2025-era scenarios: content types, logging, progress, sampling,
+//! elicitation, resources, templates, subscriptions, prompts, completion.
 
 #![allow(deprecated)] // sampling and logging are legacy features the suite still exercises.
 
@@ -15,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mcp::{Asked, Catalog, PromptGet, ResourceRead, ToolCall};
+use crate::mcp::{Asked, Catalog, PromptGet, ResourceRead, TaskMode, ToolCall};
 
 /// A 1×1 red PNG.
 pub const RED_PIXEL_PNG: &str =
@@ -33,19 +29,19 @@ pub const STATIC_TEXT: &str = "This is the content of the static text resource."
 /// A resource whose updates subscribers receive when `test_update_resource` is called.
 pub const WATCHED_URI: &str = "test://watched-resource";
 
-fn schema(value: Value) -> JsonObject {
+pub(super) fn schema(value: Value) -> JsonObject {
     object(value)
 }
 
-fn no_args() -> JsonObject {
+pub(super) fn no_args() -> JsonObject {
     schema(json!({ "type": "object", "properties": {} }))
 }
 
-fn text(s: impl Into<String>) -> CallToolResponse {
+pub(super) fn text(s: impl Into<String>) -> CallToolResponse {
     CallToolResult::success(vec![ContentBlock::text(s)]).into()
 }
 
-/// Adds every fixture to `catalog`.
+/// Adds the 2025-era fixtures to `catalog`.
 pub fn register(catalog: &mut Catalog) {
     tools(catalog);
     resources(catalog);
@@ -279,14 +275,25 @@ fn tools(catalog: &mut Catalog) {
                 "type": "object",
                 "$defs": {
                     "address": {
+                        "$anchor": "addressDef",
                         "type": "object",
                         "properties": { "street": { "type": "string" }, "city": { "type": "string" } }
                     }
                 },
                 "properties": {
                     "name": { "type": "string" },
-                    "address": { "$ref": "#/$defs/address" }
+                    "address": { "$ref": "#/$defs/address" },
+                    "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+                    "phone": { "type": "string" },
+                    "email": { "type": "string" }
                 },
+                "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+                "if": {
+                    "properties": { "contactMethod": { "const": "phone" } },
+                    "required": ["contactMethod"]
+                },
+                "then": { "required": ["phone"] },
+                "else": { "required": ["email"] },
                 "additionalProperties": false
             })),
         ),
@@ -307,12 +314,42 @@ fn tools(catalog: &mut Catalog) {
             Ok(text(format!("{WATCHED_URI} updated")))
         },
     );
+    catalog.add_tool(
+        Tool::new(
+            "test_reconnection",
+            "Closes its HTTP response stream mid-call; the result arrives after the client resumes with Last-Event-ID (SEP-1699)",
+            no_args(),
+        ),
+        |call: ToolCall| async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let closed = call.cx.close_response_stream(Duration::from_millis(500)).await;
+            // Give the client time to reconnect before the result is produced.
+            tokio::time::sleep(Duration::from_millis(if closed { 1000 } else { 0 })).await;
+            Ok(text("Reconnection test completed"))
+        },
+    );
+    catalog.add_tool(
+        Tool::new(
+            "test_header_param",
+            "Echoes its region, which clients also send as the Mcp-Param-Region header (SEP-2243)",
+            schema(json!({
+                "type": "object",
+                "properties": {
+                    "region": { "type": "string", "x-mcp-header": "Region", "description": "Where to run" },
+                    "query": { "type": "string" }
+                },
+                "required": ["region"]
+            })),
+        ),
+        |call: ToolCall| async move { Ok(text(format!("region={}", call.str_arg("region")?))) },
+    );
     catalog.add_task_tool(
         Tool::new(
             "test_long_running_task",
             "Runs for about a second, reporting progress; runs as an MCP task for clients that support tasks",
             no_args(),
         ),
+        TaskMode::Optional,
         |call: ToolCall| async move {
             for step in 1..=4 {
                 tokio::select! {

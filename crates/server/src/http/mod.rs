@@ -169,6 +169,8 @@ impl ReadyHandle {
 impl HttpServer {
     /// Binds `config.listen`. Fails at once if the address is taken.
     pub async fn bind(config: HttpConfig) -> std::io::Result<Self> {
+        // Metrics recorded before the recorder exists are lost; install it first.
+        crate::telemetry::prometheus();
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             std::io::Error::new(
                 e.kind(),

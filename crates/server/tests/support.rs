@@ -1,0 +1,179 @@
+//! A test harness: an in-process mcpflow HTTP server with the conformance catalog, and a tiny
+//! MCP-over-HTTP client that speaks the wire format directly (so tests see status codes and
+//! raw bodies, not a client library's interpretation of them).
+
+#![allow(dead_code)] // each test file uses part of it
+
+use mcpflow_node::{Node, NodeConfig};
+use mcpflow_server::HttpConfig;
+use mcpflow_server::http::HttpServer;
+use mcpflow_server::mcp::{Catalog, McpState};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub node: Node,
+    pub state: Arc<McpState>,
+    pub shutdown: CancellationToken,
+    pub serving: Option<JoinHandle<std::io::Result<()>>>,
+    pub http: reqwest::Client,
+    _data: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut HttpConfig)) -> Self {
+        let mut config = HttpConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..HttpConfig::default()
+        };
+        configure(&mut config);
+        let data = tempfile::tempdir().unwrap();
+        let server = HttpServer::bind(config).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let node = Node::open(NodeConfig::new(data.path())).await.unwrap();
+        let mut catalog = Catalog::new();
+        mcpflow_server::node_catalog::register(&mut catalog);
+        mcpflow_server::conformance::register(&mut catalog);
+        let state = McpState::new(node.clone(), catalog);
+        server.ready_handle().ready(state.clone());
+        let shutdown = CancellationToken::new();
+        let serving = tokio::spawn(server.serve(shutdown.clone()));
+        Self {
+            addr,
+            node,
+            state,
+            shutdown,
+            serving: Some(serving),
+            http: reqwest::Client::new(),
+            _data: data,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs `body` (raw bytes) to /mcp with the usual MCP headers.
+    pub async fn post_raw(&self, session: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(self.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send().await.unwrap()
+    }
+
+    /// POSTs a JSON-RPC message; returns the status and the JSON-RPC reply with the same id
+    /// (from a JSON or SSE body), or `Value::Null` when there is none.
+    pub async fn rpc(&self, session: Option<&str>, message: Value) -> (StatusCode, Value) {
+        let id = message.get("id").cloned();
+        let response = self.post_raw(session, message.to_string()).await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        (status, find_reply(&body, id.as_ref()))
+    }
+
+    /// Opens a 2025-11-25 session; returns its id.
+    pub async fn initialize(&self) -> String {
+        self.initialize_with(json!({})).await
+    }
+
+    pub async fn initialize_with(&self, capabilities: Value) -> String {
+        let response = self
+            .post_raw(
+                None,
+                json!({
+                    "jsonrpc": "2.0", "id": 0, "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": capabilities,
+                        "clientInfo": { "name": "mcpflow-tests", "version": "1" }
+                    }
+                })
+                .to_string(),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "initialize");
+        let id = response
+            .headers()
+            .get("mcp-session-id")
+            .expect("session id")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        response.text().await.unwrap();
+        let note = self
+            .post_raw(
+                Some(&id),
+                json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }).to_string(),
+            )
+            .await;
+        assert_eq!(note.status(), StatusCode::ACCEPTED);
+        id
+    }
+
+    /// `tools/call` in a session; returns the `result` (panics on a JSON-RPC error).
+    pub async fn call_tool(&self, session: &str, name: &str, arguments: Value) -> Value {
+        let (status, reply) = self
+            .rpc(
+                Some(session),
+                json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                        "params": { "name": name, "arguments": arguments } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        reply
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} answered {reply}"))
+    }
+
+    pub async fn open_sessions(&self) -> u64 {
+        let ready: Value = self
+            .http
+            .get(self.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ready["sessions"].as_u64().unwrap()
+    }
+
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.serving.take().unwrap().await.unwrap()
+    }
+}
+
+/// The JSON-RPC message answering `id` in a JSON or `text/event-stream` body.
+pub fn find_reply(body: &str, id: Option<&Value>) -> Value {
+    let candidates: Vec<Value> = if body.trim_start().starts_with('{') {
+        serde_json::from_str(body).into_iter().collect()
+    } else {
+        body.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str(data.trim()).ok())
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .find(|m: &Value| id.is_none() || m.get("id") == id || (m.get("error").is_some() && m["id"].is_null()))
+        .unwrap_or(Value::Null)
+}

@@ -122,6 +122,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn layers_override_in_order() {
         // Jail serialises environment changes and runs in a scratch directory.
         figment::Jail::expect_with(|jail| {
@@ -156,6 +157,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
     fn unknown_keys_and_missing_files_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[http]\nmax_sesions = 7\n")?;

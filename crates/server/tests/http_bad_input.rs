@@ -25,7 +25,12 @@ async fn batches_are_refused() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(reply["error"]["code"], -32600);
-    assert!(reply["error"]["message"].as_str().unwrap().contains("batch"));
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("batch")
+    );
 }
 
 #[tokio::test]
@@ -59,7 +64,10 @@ async fn unknown_methods_and_wrong_params_are_protocol_errors() {
     let server = TestServer::start().await;
     let session = server.initialize().await;
     let (_, reply) = server
-        .rpc(Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"no/such/method"}))
+        .rpc(
+            Some(&session),
+            json!({"jsonrpc":"2.0","id":1,"method":"no/such/method"}),
+        )
         .await;
     assert_eq!(reply["error"]["code"], -32601, "{reply}");
     let (_, reply) = server
@@ -69,7 +77,12 @@ async fn unknown_methods_and_wrong_params_are_protocol_errors() {
         )
         .await;
     assert_eq!(reply["error"]["code"], -32602, "{reply}");
-    assert!(reply["error"]["message"].as_str().unwrap().contains("prompt"));
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("prompt")
+    );
     let (_, reply) = server
         .rpc(
             Some(&session),
@@ -92,8 +105,13 @@ async fn unknown_methods_and_wrong_params_are_protocol_errors() {
         .await;
     assert_eq!(reply["error"]["code"], -32602, "{reply}");
     // The session survived all of it.
-    let result = server.call_tool(&session, "test_simple_text", json!({})).await;
-    assert_eq!(result["content"][0]["text"], mcpflow_server::conformance::SIMPLE_TEXT);
+    let result = server
+        .call_tool(&session, "test_simple_text", json!({}))
+        .await;
+    assert_eq!(
+        result["content"][0]["text"],
+        mcpflow_server::conformance::SIMPLE_TEXT
+    );
     assert_eq!(server.open_sessions().await, 1);
 }
 
@@ -135,7 +153,10 @@ async fn foreign_origins_and_rebound_hosts_get_403() {
 async fn unknown_sessions_get_404_on_every_method() {
     let server = TestServer::start().await;
     let (status, _) = server
-        .rpc(Some("no-such-session"), json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .rpc(
+            Some("no-such-session"),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let get = server
@@ -203,12 +224,25 @@ async fn idle_sessions_expire_and_are_buried() {
     let session = server.initialize().await;
     assert_eq!(server.open_sessions().await, 1);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    assert_eq!(server.open_sessions().await, 0, "expired session still counted");
+    assert_eq!(
+        server.open_sessions().await,
+        0,
+        "expired session still counted"
+    );
     let (status, _) = server
-        .rpc(Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}))
+        .rpc(
+            Some(&session),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let stored = server.node.store().session(&session).await.unwrap().unwrap();
+    let stored = server
+        .node
+        .store()
+        .session(&session)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.state, mcpflow_model::SessionState::Dead);
 }
 

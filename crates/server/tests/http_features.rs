@@ -4,7 +4,9 @@
 
 mod support;
 
-use mcpflow_server::conformance::{ERROR_TEXT, RED_PIXEL_PNG, SILENT_WAV, SIMPLE_TEXT, STATIC_TEXT, WATCHED_URI};
+use mcpflow_server::conformance::{
+    ERROR_TEXT, RED_PIXEL_PNG, SILENT_WAV, SIMPLE_TEXT, STATIC_TEXT, WATCHED_URI,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -16,24 +18,45 @@ async fn fixture_tools_return_exactly_what_the_suite_describes() {
     let s = server.initialize().await;
 
     let r = server.call_tool(&s, "test_simple_text", json!({})).await;
-    assert_eq!(r["content"], json!([{ "type": "text", "text": SIMPLE_TEXT }]));
+    assert_eq!(
+        r["content"],
+        json!([{ "type": "text", "text": SIMPLE_TEXT }])
+    );
 
     let r = server.call_tool(&s, "test_image_content", json!({})).await;
-    assert_eq!(r["content"][0], json!({ "type": "image", "data": RED_PIXEL_PNG, "mimeType": "image/png" }));
+    assert_eq!(
+        r["content"][0],
+        json!({ "type": "image", "data": RED_PIXEL_PNG, "mimeType": "image/png" })
+    );
 
     let r = server.call_tool(&s, "test_audio_content", json!({})).await;
-    assert_eq!(r["content"][0], json!({ "type": "audio", "data": SILENT_WAV, "mimeType": "audio/wav" }));
+    assert_eq!(
+        r["content"][0],
+        json!({ "type": "audio", "data": SILENT_WAV, "mimeType": "audio/wav" })
+    );
 
-    let r = server.call_tool(&s, "test_embedded_resource", json!({})).await;
+    let r = server
+        .call_tool(&s, "test_embedded_resource", json!({}))
+        .await;
     assert_eq!(
         r["content"][0]["resource"],
         json!({ "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content." })
     );
 
-    let r = server.call_tool(&s, "test_multiple_content_types", json!({})).await;
-    let kinds: Vec<&str> = r["content"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let r = server
+        .call_tool(&s, "test_multiple_content_types", json!({}))
+        .await;
+    let kinds: Vec<&str> = r["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["text", "image", "resource"]);
-    assert_eq!(r["content"][2]["resource"]["text"], r#"{"test":"data","value":123}"#);
+    assert_eq!(
+        r["content"][2]["resource"]["text"],
+        r#"{"test":"data","value":123}"#
+    );
 
     let r = server.call_tool(&s, "test_error_handling", json!({})).await;
     assert_eq!(r["isError"], true);
@@ -49,9 +72,7 @@ async fn fixture_tools_return_exactly_what_the_suite_describes() {
 async fn resources_templates_and_prompts_return_their_literals() {
     let server = TestServer::start().await;
     let s = server.initialize().await;
-    let read = |uri: &'static str| {
-        json!({ "jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": { "uri": uri } })
-    };
+    let read = |uri: &'static str| json!({ "jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": { "uri": uri } });
     let (_, r) = server.rpc(Some(&s), read("test://static-text")).await;
     assert_eq!(
         r["result"]["contents"][0],
@@ -60,8 +81,12 @@ async fn resources_templates_and_prompts_return_their_literals() {
     let (_, r) = server.rpc(Some(&s), read("test://static-binary")).await;
     assert_eq!(r["result"]["contents"][0]["blob"], RED_PIXEL_PNG);
     let (_, r) = server.rpc(Some(&s), read("test://template/123/data")).await;
-    let data: Value = serde_json::from_str(r["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
-    assert_eq!(data, json!({ "id": "123", "templateTest": true, "data": "Data for ID: 123" }));
+    let data: Value =
+        serde_json::from_str(r["result"]["contents"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        data,
+        json!({ "id": "123", "templateTest": true, "data": "Data for ID: 123" })
+    );
 
     let (_, r) = server
         .rpc(
@@ -92,7 +117,10 @@ async fn resources_templates_and_prompts_return_their_literals() {
                                 "argument": { "name": "arg1", "value": "par" } } }),
         )
         .await;
-    assert_eq!(r["result"]["completion"]["values"], json!(["paris", "park", "party"]));
+    assert_eq!(
+        r["result"]["completion"]["values"],
+        json!(["paris", "park", "party"])
+    );
     let (_, r) = server
         .rpc(
             Some(&s),
@@ -105,7 +133,11 @@ async fn resources_templates_and_prompts_return_their_literals() {
 }
 
 /// Reads SSE events from a GET stream until `predicate` matches one or `deadline` passes.
-async fn wait_for_event(response: reqwest::Response, predicate: impl Fn(&Value) -> bool, deadline: Duration) -> Option<Value> {
+async fn wait_for_event(
+    response: reqwest::Response,
+    predicate: impl Fn(&Value) -> bool,
+    deadline: Duration,
+) -> Option<Value> {
     use futures::StreamExt;
     let mut stream = response.bytes_stream();
     let mut buffer = String::new();
@@ -113,12 +145,11 @@ async fn wait_for_event(response: reqwest::Response, predicate: impl Fn(&Value) 
         while let Some(Ok(chunk)) = stream.next().await {
             buffer.push_str(&String::from_utf8_lossy(&chunk));
             for line in buffer.lines() {
-                if let Some(data) = line.strip_prefix("data:") {
-                    if let Ok(v) = serde_json::from_str::<Value>(data.trim()) {
-                        if predicate(&v) {
-                            return Some(v);
-                        }
-                    }
+                if let Some(data) = line.strip_prefix("data:")
+                    && let Ok(v) = serde_json::from_str::<Value>(data.trim())
+                    && predicate(&v)
+                {
+                    return Some(v);
                 }
             }
         }
@@ -147,7 +178,9 @@ async fn subscribers_hear_updates_and_unsubscribed_clients_do_not() {
         .unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     let other = server.initialize().await;
-    server.call_tool(&other, "test_update_resource", json!({})).await;
+    server
+        .call_tool(&other, "test_update_resource", json!({}))
+        .await;
     let update = wait_for_event(
         stream,
         |v| v["method"] == "notifications/resources/updated",
@@ -172,7 +205,12 @@ fn modern_meta(capabilities: Value) -> Value {
     })
 }
 
-async fn modern(server: &TestServer, method: &str, name: Option<&str>, params: Value) -> (StatusCode, Value) {
+async fn modern(
+    server: &TestServer,
+    method: &str,
+    name: Option<&str>,
+    params: Value,
+) -> (StatusCode, Value) {
     let body = json!({ "jsonrpc": "2.0", "id": 9, "method": method, "params": params });
     let mut request = server
         .http
@@ -186,16 +224,33 @@ async fn modern(server: &TestServer, method: &str, name: Option<&str>, params: V
     }
     let response = request.body(body.to_string()).send().await.unwrap();
     let status = response.status();
-    (status, find_reply(&response.text().await.unwrap(), Some(&json!(9))))
+    (
+        status,
+        find_reply(&response.text().await.unwrap(), Some(&json!(9))),
+    )
 }
 
 #[tokio::test]
 async fn the_2026_era_is_stateless_with_mrtr() {
     let server = TestServer::start().await;
-    let (status, r) = modern(&server, "server/discover", None, json!({ "_meta": modern_meta(json!({})) })).await;
+    let (status, r) = modern(
+        &server,
+        "server/discover",
+        None,
+        json!({ "_meta": modern_meta(json!({})) }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(r["result"]["supportedVersions"].as_array().unwrap().contains(&json!("2026-07-28")));
-    assert_eq!(r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcpflow");
+    assert!(
+        r["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+    assert_eq!(
+        r["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "mcpflow"
+    );
 
     let caps = json!({ "elicitation": {} });
     let (_, r) = modern(
@@ -206,7 +261,10 @@ async fn the_2026_era_is_stateless_with_mrtr() {
     )
     .await;
     assert_eq!(r["result"]["resultType"], "input_required");
-    assert_eq!(r["result"]["inputRequests"]["user_name"]["method"], "elicitation/create");
+    assert_eq!(
+        r["result"]["inputRequests"]["user_name"]["method"],
+        "elicitation/create"
+    );
     let (_, r) = modern(
         &server,
         "tools/call",
@@ -253,7 +311,11 @@ async fn the_2026_era_is_stateless_with_mrtr() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(r["error"]["code"], -32021);
     assert!(r["error"]["data"]["requiredCapabilities"]["sampling"].is_object());
-    assert_eq!(server.open_sessions().await, 0, "2026 requests create no sessions");
+    assert_eq!(
+        server.open_sessions().await,
+        0,
+        "2026 requests create no sessions"
+    );
 }
 
 #[tokio::test]
@@ -273,15 +335,28 @@ async fn tasks_run_report_and_cancel() {
         let caps = caps.clone();
         let server = &server;
         async move {
-            modern(server, "tasks/get", Some(&id), json!({ "taskId": id, "_meta": modern_meta(caps) })).await.1
+            modern(
+                server,
+                "tasks/get",
+                Some(&id),
+                json!({ "taskId": id, "_meta": modern_meta(caps) }),
+            )
+            .await
+            .1
         }
     };
     let mut status = String::new();
     for _ in 0..50 {
         let r = get(task.clone()).await;
-        status = r["result"]["status"].as_str().unwrap_or_default().to_owned();
+        status = r["result"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if status == "completed" {
-            assert_eq!(r["result"]["result"]["content"][0]["text"], "Computed after 0.2 seconds");
+            assert_eq!(
+                r["result"]["result"]["content"][0]["text"],
+                "Computed after 0.2 seconds"
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -297,7 +372,13 @@ async fn tasks_run_report_and_cancel() {
     )
     .await;
     let task = r["result"]["taskId"].as_str().unwrap().to_owned();
-    let (_, r) = modern(&server, "tasks/cancel", Some(&task), json!({ "taskId": task, "_meta": modern_meta(caps.clone()) })).await;
+    let (_, r) = modern(
+        &server,
+        "tasks/cancel",
+        Some(&task),
+        json!({ "taskId": task, "_meta": modern_meta(caps.clone()) }),
+    )
+    .await;
     assert_eq!(r["result"]["resultType"], "complete");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(get(task).await["result"]["status"], "cancelled");
@@ -319,9 +400,20 @@ async fn metrics_count_requests_per_method() {
     let s = server.initialize().await;
     server.call_tool(&s, "test_simple_text", json!({})).await;
     let (_, _) = server
-        .rpc(Some(&s), json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}))
+        .rpc(
+            Some(&s),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}),
+        )
         .await;
-    let page = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let page = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("mcpflow_mcp_requests_total{method=\"tools/call\",transport=\"streamable_http\",outcome=\"ok\"}"), "{page}");
     assert!(page.contains("outcome=\"error\""));
     assert!(page.contains("mcpflow_mcp_request_duration_seconds_bucket{method=\"tools/call\""));
@@ -351,7 +443,10 @@ async fn graceful_shutdown_drains_in_flight_requests() {
     let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;
     assert!(stopped.is_ok(), "shutdown did not finish");
     let reply = slow.await.unwrap();
-    assert_eq!(reply["result"]["content"][0]["text"], "Computed after 0.5 seconds", "{reply}");
+    assert_eq!(
+        reply["result"]["content"][0]["text"], "Computed after 0.5 seconds",
+        "{reply}"
+    );
     // And nothing listens any more.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mcp::{Asked, Catalog, PromptGet, ResourceRead, TaskMode, ToolCall};
+use crate::mcp::{Asked, Catalog, Completer, PromptGet, ResourceRead, TaskMode, ToolCall};
 
 /// A 1×1 red PNG.
 pub const RED_PIXEL_PNG: &str =
@@ -429,17 +429,16 @@ fn resources(catalog: &mut Catalog) {
             .into())
         },
     );
-    let ids: Arc<dyn Fn(&str, &str, &HashMap<String, String>) -> Vec<String> + Send + Sync> =
-        Arc::new(|arg, prefix, _| {
-            if arg != "id" {
-                return Vec::new();
-            }
-            ["1", "2", "3", "42", "123"]
-                .into_iter()
-                .filter(|v| v.starts_with(prefix))
-                .map(str::to_owned)
-                .collect()
-        });
+    let ids: Completer = Arc::new(|arg: &str, prefix: &str, _: &HashMap<String, String>| {
+        if arg != "id" {
+            return Vec::new();
+        }
+        ["1", "2", "3", "42", "123"]
+            .into_iter()
+            .filter(|v| v.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    });
     catalog.add_template(
         ResourceTemplate::new("test://template/{id}/data", "template-data")
             .with_description("JSON data for any id")
@@ -474,16 +473,15 @@ fn prompts(catalog: &mut Catalog) {
             .into())
         },
     );
-    let words: Arc<dyn Fn(&str, &str, &HashMap<String, String>) -> Vec<String> + Send + Sync> =
-        Arc::new(|_arg, prefix, _| {
-            [
-                "paris", "park", "party", "test", "testing", "hello", "world",
-            ]
-            .into_iter()
-            .filter(|v| v.starts_with(prefix))
-            .map(str::to_owned)
-            .collect()
-        });
+    let words: Completer = Arc::new(|_arg: &str, prefix: &str, _: &HashMap<String, String>| {
+        [
+            "paris", "park", "party", "test", "testing", "hello", "world",
+        ]
+        .into_iter()
+        .filter(|v| v.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+    });
     catalog.add_prompt(
         Prompt::new(
             "test_prompt_with_arguments",

@@ -79,7 +79,7 @@ impl HttpState {
     }
 
     /// Refuses a new session if the limit is reached or the client is creating them too fast.
-    fn admit_session(&self, peer: IpAddr) -> Result<(), Response> {
+    fn admit_session(&self, peer: IpAddr) -> Result<(), Box<Response>> {
         if self.open_sessions() >= self.config.max_sessions {
             metrics::counter!("mcpflow_http_rejected_total", "reason" => "session_limit")
                 .increment(1);
@@ -95,7 +95,7 @@ impl HttpState {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, http::HeaderValue::from_static("5"));
-            return Err(response);
+            return Err(Box::new(response));
         }
         if self.session_rate.check_key(&peer).is_err() {
             metrics::counter!("mcpflow_http_rejected_total", "reason" => "session_rate")
@@ -109,7 +109,7 @@ impl HttpState {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
-            return Err(response);
+            return Err(Box::new(response));
         }
         Ok(())
     }
@@ -305,22 +305,23 @@ async fn mcp_endpoint(
         .extensions()
         .get::<RpcInfo>()
         .is_some_and(|info| info.method.as_deref() == Some("initialize"));
-    if request.method() == Method::POST && is_initialize && session.is_none() {
-        if let Err(refusal) = state.admit_session(peer.ip()) {
-            return refusal;
-        }
+    if request.method() == Method::POST
+        && is_initialize
+        && session.is_none()
+        && let Err(refusal) = state.admit_session(peer.ip())
+    {
+        return *refusal;
     }
-    if request.method() == Method::DELETE {
-        if let Some(id) = &session {
-            if !ready.sessions.contains(id) {
-                return error_response(
-                    StatusCode::NOT_FOUND,
-                    -32001,
-                    "session not found (it expired or was closed); initialize a new one",
-                )
-                .into_response();
-            }
-        }
+    if request.method() == Method::DELETE
+        && let Some(id) = &session
+        && !ready.sessions.contains(id)
+    {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            -32001,
+            "session not found (it expired or was closed); initialize a new one",
+        )
+        .into_response();
     }
     let mut request = request;
     let control: Arc<dyn crate::mcp::StreamControl> = ready.sessions.clone();

@@ -53,7 +53,7 @@ impl OriginPolicy {
 
     fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        if self.allowed_origins.iter().any(|o| *o == origin) {
+        if self.allowed_origins.contains(&origin) {
             return true;
         }
         // Loopback pages (a local dev UI, the inspector) are as trusted as the local user.

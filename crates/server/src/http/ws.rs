@@ -33,7 +33,7 @@ pub(super) async fn upgrade(
         return super::not_ready();
     }
     if let Err(refusal) = state.admit_session(peer.ip()) {
-        return refusal;
+        return *refusal;
     }
     ws.max_message_size(state.config.max_body_bytes)
         .on_upgrade(move |socket| serve_socket(state, socket))

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+#[derive(Debug)]
 pub struct TestServer {
     pub addr: SocketAddr,
     pub node: Node,
@@ -63,7 +64,11 @@ impl TestServer {
     }
 
     /// POSTs `body` (raw bytes) to /mcp with the usual MCP headers.
-    pub async fn post_raw(&self, session: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub async fn post_raw(
+        &self,
+        session: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         let mut request = self
             .http
             .post(self.url("/mcp"))
@@ -174,6 +179,8 @@ pub fn find_reply(body: &str, id: Option<&Value>) -> Value {
     };
     candidates
         .into_iter()
-        .find(|m: &Value| id.is_none() || m.get("id") == id || (m.get("error").is_some() && m["id"].is_null()))
+        .find(|m: &Value| {
+            id.is_none() || m.get("id") == id || (m.get("error").is_some() && m["id"].is_null())
+        })
         .unwrap_or(Value::Null)
 }

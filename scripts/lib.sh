@@ -82,7 +82,7 @@ start_server() {
   SERVER_URL="$SERVER_BASE/mcp"
   trap 'stop_server' EXIT
   for _ in $(seq 1 100); do
-    if curl -fsS "$SERVER_BASE/readyz" >/dev/null 2>&1; then return 0; fi
+    if python3 -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$SERVER_BASE/readyz" 2>/dev/null; then return 0; fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$SERVER_LOG" >&2; return 1; fi
     sleep 0.1
   done

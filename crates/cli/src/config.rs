@@ -27,6 +27,11 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
+/// Top-level keys settable from the environment.
+const SETTINGS: &[&str] = &["data_dir", "store", "log_format", "log_level"];
+/// Sections settable from the environment with `MCPFLOW_<SECTION>__<KEY>`.
+const SECTIONS: &[&str] = &["http"];
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -98,8 +103,14 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("mcpflow.toml")),
         }
-        // MCPFLOW_CONFIG names the file; it is not a setting.
-        let env = Env::prefixed("MCPFLOW_").split("__").ignore(&["config"]);
+        // Only variables naming a setting are settings: MCPFLOW_CONFIG names the file, and
+        // tools may keep their own MCPFLOW_* variables (scripts, tests). Within a section,
+        // unknown keys are still errors, so a typo in MCPFLOW_HTTP__… is caught.
+        let env = Env::prefixed("MCPFLOW_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            SETTINGS.contains(&key.as_str())
+                || SECTIONS.iter().any(|s| key.starts_with(&format!("{s}.")))
+        });
         let config: Config = figment
             .merge(env)
             .merge(Serialized::defaults(flags))
@@ -132,6 +143,9 @@ mod tests {
             )?;
             jail.set_env("MCPFLOW_LOG_LEVEL", "warn");
             jail.set_env("MCPFLOW_HTTP__MAX_BODY_BYTES", "1234");
+            // Not settings: ignored rather than fatal.
+            jail.set_env("MCPFLOW_CACHE", "/tmp/somewhere");
+            jail.set_env("MCPFLOW_TEST_POSTGRES_URL", "postgres://x");
             layers_override_in_order_inner();
             Ok(())
         });
@@ -165,6 +179,14 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("max_sesions"), "{err}");
+            jail.set_env("MCPFLOW_HTTP__MAX_SESIONS", "3");
+            let err = Config::load(None, FlagOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("max_sesions"),
+                "a typo inside a section is an error: {err}"
+            );
             assert!(Config::load(Some(Path::new("nope.toml")), FlagOverrides::default()).is_err());
             Ok(())
         });

@@ -207,4 +207,51 @@ mod tests {
             RpcInfo::default()
         );
     }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic the gate, and its verdict agrees with serde_json:
+        /// anything serde_json cannot parse is a parse error, anything it can is not.
+        #[test]
+        fn inspect_agrees_with_serde_json(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let parses = serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok();
+            match inspect(&body) {
+                Err(Refusal::Parse(_)) => proptest::prop_assert!(!parses),
+                _ => proptest::prop_assert!(parses),
+            }
+        }
+
+        /// Any JSON value is classified without panicking: objects pass, arrays are batches,
+        /// scalars are not messages.
+        #[test]
+        fn classifies_every_json_shape(value in json_value()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            let verdict = inspect(&body);
+            match value {
+                serde_json::Value::Object(_) => proptest::prop_assert!(verdict.is_ok()),
+                serde_json::Value::Array(_) => proptest::prop_assert_eq!(verdict, Err(Refusal::Batch)),
+                _ => proptest::prop_assert_eq!(verdict, Err(Refusal::NotAnObject)),
+            }
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::btree_map(
+                    "(method|id|jsonrpc|params|[a-z]{1,5})",
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
 }

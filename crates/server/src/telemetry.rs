@@ -53,6 +53,10 @@ fn describe() {
         "HTTP requests refused before reaching MCP, by reason"
     );
     metrics::describe_gauge!("mcpflow_sessions_active", "Open MCP sessions, by transport");
+    metrics::describe_gauge!(
+        "mcpflow_mcp_requests_in_flight",
+        "MCP requests being received or handled now (what shutdown drains)"
+    );
     metrics::describe_counter!(
         "mcpflow_sessions_total",
         "MCP sessions created, by transport"

@@ -438,7 +438,16 @@ async fn graceful_shutdown_drains_in_flight_requests() {
             .unwrap();
         find_reply(&response.text().await.unwrap(), Some(&json!(42)))
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down only once the call is being handled.
+    let mut in_flight = false;
+    for _ in 0..500 {
+        if server.ready.in_flight() > 0 {
+            in_flight = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(in_flight, "the slow call never showed up in flight");
     let addr = server.addr;
     let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop()).await;
     assert!(stopped.is_ok(), "shutdown did not finish");

@@ -16,6 +16,7 @@ impl InFlight {
     /// Counts one request in until the guard drops.
     pub fn enter(&self) -> InFlightGuard {
         self.0.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!("mcpflow_mcp_requests_in_flight").increment(1.0);
         InFlightGuard(self.0.clone())
     }
 
@@ -37,6 +38,7 @@ impl InFlight {
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!("mcpflow_mcp_requests_in_flight").decrement(1.0);
     }
 }
 

@@ -27,6 +27,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
+use futures::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{Method, StatusCode, header};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -129,6 +130,11 @@ pub struct ReadyHandle {
 }
 
 impl ReadyHandle {
+    /// MCP requests being received or handled right now.
+    pub fn in_flight(&self) -> usize {
+        self.state.in_flight.count()
+    }
+
     /// Switches MCP on: from now `/mcp` and `/ws` serve `mcp`, and `/readyz` says ready.
     pub fn ready(&self, mcp: Arc<McpState>) {
         let state = &self.state;
@@ -326,7 +332,20 @@ async fn mcp_endpoint(
     let mut request = request;
     let control: Arc<dyn crate::mcp::StreamControl> = ready.sessions.clone();
     request.extensions_mut().insert(control);
-    ready.service.handle(request).await.into_response()
+    // A POST is in flight until its response body ends (for SSE replies, after the final
+    // JSON-RPC response), so shutdown drains it whole. GET streams are not requests: they
+    // never end on their own and are closed by shutdown.
+    let counted = (request.method() == Method::POST).then(|| state.in_flight.enter());
+    let response = ready.service.handle(request).await.into_response();
+    match counted {
+        None => response,
+        Some(guard) => response.map(|body| {
+            axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {
+                let _ = &guard;
+                chunk
+            }))
+        }),
+    }
 }
 
 fn not_ready() -> Response {

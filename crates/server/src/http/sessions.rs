@@ -262,9 +262,12 @@ impl SessionManager for SessionRegistry {
         id: &SessionId,
         message: ClientJsonRpcMessage,
     ) -> Result<impl Stream<Item = ServerSseMessage> + Send + Sync + 'static, Self::Error> {
-        let request_id = serde_json::to_value(&message)
-            .ok()
-            .and_then(|v| v.get("id").map(|id| id.to_string()));
+        let request_id = match &message {
+            rmcp::model::JsonRpcMessage::Request(request) => {
+                serde_json::to_string(&request.id).ok()
+            }
+            _ => None,
+        };
         let stream = self.inner.create_stream(id, message).await?;
         let guard = request_id.map(|request_id| StreamEntry {
             streams: self.streams.clone(),

@@ -96,9 +96,8 @@ impl Cx {
         ) else {
             return false;
         };
-        let request_id = serde_json::to_value(&self.request.id)
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+        // Same key as the HTTP layer uses: the id's JSON text.
+        let request_id = serde_json::to_string(&self.request.id).unwrap_or_default();
         control
             .close_request_stream(session, &request_id, retry)
             .await

@@ -21,6 +21,7 @@ pub struct TestServer {
     pub node: Node,
     pub state: Arc<McpState>,
     pub shutdown: CancellationToken,
+    pub ready: mcpflow_server::http::ReadyHandle,
     pub serving: Option<JoinHandle<std::io::Result<()>>>,
     pub http: reqwest::Client,
     _data: tempfile::TempDir,
@@ -45,7 +46,8 @@ impl TestServer {
         mcpflow_server::node_catalog::register(&mut catalog);
         mcpflow_server::conformance::register(&mut catalog);
         let state = McpState::new(node.clone(), catalog);
-        server.ready_handle().ready(state.clone());
+        let ready = server.ready_handle();
+        ready.ready(state.clone());
         let shutdown = CancellationToken::new();
         let serving = tokio::spawn(server.serve(shutdown.clone()));
         Self {
@@ -53,6 +55,7 @@ impl TestServer {
             node,
             state,
             shutdown,
+            ready,
             serving: Some(serving),
             http: reqwest::Client::new(),
             _data: data,

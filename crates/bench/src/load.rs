@@ -22,6 +22,8 @@ pub struct LoadResult {
     pub calls: u64,
     /// Failed calls (non-2xx or a JSON-RPC error).
     pub errors: u64,
+    /// Every call made, warm-up included (for per-call resource accounting).
+    pub total_calls: u64,
     /// Wall time of the measured phase.
     pub elapsed: Duration,
     /// Per-call latency in microseconds.
@@ -152,6 +154,7 @@ pub async fn run(
         workers.push(tokio::spawn(async move {
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let (mut calls, mut errors, mut request_id) = (0u64, 0u64, 1u64);
+            let mut all = 0u64;
             loop {
                 let sent = Instant::now();
                 if sent >= stop_at {
@@ -159,6 +162,7 @@ pub async fn run(
                 }
                 let ok = session.call(request_id, &tool).await.unwrap_or(false);
                 request_id += 1;
+                all += 1;
                 if sent >= measure_from {
                     calls += 1;
                     if !ok {
@@ -168,18 +172,20 @@ pub async fn run(
                 }
             }
             session.close().await;
-            anyhow::Ok((calls, errors, histogram))
+            anyhow::Ok((calls, errors, all, histogram))
         }));
     }
     let mut result = LoadResult {
         calls: 0,
         errors: 0,
+        total_calls: 0,
         elapsed: duration,
         latency_us: Histogram::new_with_bounds(1, 60_000_000, 3)?,
     };
     for worker in workers {
-        let (calls, errors, histogram) = worker.await??;
+        let (calls, errors, all, histogram) = worker.await??;
         result.calls += calls;
+        result.total_calls += all;
         result.errors += errors;
         result.latency_us.add(histogram)?;
     }

@@ -45,7 +45,7 @@ where
     }
     let handler = Observed::new(
         McpHandler::new(mcp.clone(), Some(id.clone())),
-        "stdio",
+        TransportKind::Stdio,
         request_timeout,
         InFlight::default(),
     );

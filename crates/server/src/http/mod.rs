@@ -18,16 +18,16 @@ pub mod origin;
 mod sessions;
 mod ws;
 
-pub use drain::{InFlight, InFlightGuard};
+pub use drain::{CountedBody, InFlight, InFlightGuard};
 pub use sessions::SessionRegistry;
 
 use axum::Router;
+use mcpflow_model::Transport as TransportKind;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::serve::ListenerExt;
-use futures::StreamExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{Method, StatusCode, header};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -155,7 +155,7 @@ impl ReadyHandle {
             move || {
                 Ok(Observed::new(
                     McpHandler::new(factory_state.clone(), None),
-                    "streamable_http",
+                    TransportKind::StreamableHttp,
                     timeout,
                     in_flight.clone(),
                 ))
@@ -339,12 +339,7 @@ async fn mcp_endpoint(
     let response = ready.service.handle(request).await.into_response();
     match counted {
         None => response,
-        Some(guard) => response.map(|body| {
-            axum::body::Body::from_stream(body.into_data_stream().map(move |chunk| {
-                let _ = &guard;
-                chunk
-            }))
-        }),
+        Some(guard) => response.map(|body| axum::body::Body::new(CountedBody::new(body, guard))),
     }
 }
 

@@ -106,10 +106,12 @@ impl SessionRegistry {
 struct StreamEntry {
     streams: Arc<Mutex<HashMap<(SessionId, String), u64>>>,
     key: (SessionId, String),
+    learned: bool,
 }
 
 impl StreamEntry {
-    fn learn(&self, item: &ServerSseMessage) {
+    /// Records the stream number from the first event that carries one (the priming event).
+    fn learn(&mut self, item: &ServerSseMessage) {
         let Some(stream) = item
             .event_id
             .as_deref()
@@ -118,16 +120,19 @@ impl StreamEntry {
         else {
             return;
         };
+        self.learned = true;
         self.streams
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .entry(self.key.clone())
-            .or_insert(stream);
+            .insert(self.key.clone(), stream);
     }
 }
 
 impl Drop for StreamEntry {
     fn drop(&mut self) {
+        if !self.learned {
+            return;
+        }
         self.streams
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -269,12 +274,13 @@ impl SessionManager for SessionRegistry {
             _ => None,
         };
         let stream = self.inner.create_stream(id, message).await?;
-        let guard = request_id.map(|request_id| StreamEntry {
+        let mut entry = request_id.map(|request_id| StreamEntry {
             streams: self.streams.clone(),
             key: (id.clone(), request_id),
+            learned: false,
         });
         Ok(stream.map(move |item| {
-            if let Some(entry) = &guard {
+            if let Some(entry) = entry.as_mut().filter(|e| !e.learned) {
                 entry.learn(&item);
             }
             item

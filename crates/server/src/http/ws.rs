@@ -78,7 +78,7 @@ async fn serve_socket(state: Arc<HttpState>, socket: WebSocket) {
 
     let handler = Observed::new(
         McpHandler::new(ready.mcp.clone(), Some(id.clone())),
-        "websocket",
+        TransportKind::WebSocket,
         Duration::from_secs(state.config.request_timeout_secs),
         state.in_flight.clone(),
     );

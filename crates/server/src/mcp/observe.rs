@@ -10,8 +10,10 @@
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use mcpflow_model::Transport;
 use std::borrow::Cow;
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -21,16 +23,52 @@ use crate::http::InFlight;
 #[derive(Debug, Clone)]
 pub struct Observed<H> {
     inner: H,
-    transport: &'static str,
+    transport: Transport,
     timeout: Duration,
     in_flight: InFlight,
+}
+
+/// One method's metric handles on one transport. Resolving a labelled metric costs a registry
+/// lookup; handles are resolved once per call site and transport, then only updated.
+/// (Handles bind to the recorder installed at the time: install it before serving —
+/// [`crate::telemetry::prometheus`], which `HttpServer::bind` and the CLI do.)
+#[derive(Debug)]
+struct MethodMetrics {
+    ok: metrics::Counter,
+    error: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+/// Per-call-site cells, one per transport.
+struct MethodCells([OnceLock<MethodMetrics>; 3]);
+
+impl MethodCells {
+    const fn new() -> Self {
+        Self([const { OnceLock::new() }; 3])
+    }
+
+    fn get(&self, method: &'static str, transport: Transport) -> &MethodMetrics {
+        let index = match transport {
+            Transport::Stdio => 0,
+            Transport::StreamableHttp => 1,
+            Transport::WebSocket => 2,
+        };
+        self.0[index].get_or_init(|| {
+            let t = transport.as_str();
+            MethodMetrics {
+                ok: metrics::counter!("mcpflow_mcp_requests_total", "method" => method, "transport" => t, "outcome" => "ok"),
+                error: metrics::counter!("mcpflow_mcp_requests_total", "method" => method, "transport" => t, "outcome" => "error"),
+                duration: metrics::histogram!("mcpflow_mcp_request_duration_seconds", "method" => method),
+            }
+        })
+    }
 }
 
 impl<H> Observed<H> {
     /// Observes `inner` serving on `transport` (a metrics label), cancelling requests that run
     /// longer than `timeout`.
     /// Each request is counted in `in_flight` while it runs, so shutdown can drain them.
-    pub fn new(inner: H, transport: &'static str, timeout: Duration, in_flight: InFlight) -> Self {
+    pub fn new(inner: H, transport: Transport, timeout: Duration, in_flight: InFlight) -> Self {
         Self {
             inner,
             transport,
@@ -42,51 +80,38 @@ impl<H> Observed<H> {
     async fn observe<T>(
         &self,
         method: &'static str,
+        cells: &'static MethodCells,
         id: &RequestId,
-        deadline: bool,
         fut: impl Future<Output = Result<T, McpError>>,
     ) -> Result<T, McpError> {
-        let span = tracing::info_span!("mcp.request", method, id = %id, transport = self.transport);
+        let span = tracing::info_span!("mcp.request", method, id = %id, transport = self.transport.as_str());
         let _counted = self.in_flight.enter();
         let start = Instant::now();
-        let result = async {
-            if deadline {
-                match tokio::time::timeout(self.timeout, fut).await {
-                    Ok(result) => result,
-                    Err(_) => Err(McpError::new(
-                        ErrorCode::INTERNAL_ERROR,
-                        format!(
-                            "{method} did not finish within {}s and was cancelled (http.request_timeout_secs); for long work use a task-capable client",
-                            self.timeout.as_secs()
-                        ),
-                        None,
-                    )),
-                }
-            } else {
-                fut.await
-            }
-        }
-        .instrument(span.clone())
-        .await;
-        let elapsed = start.elapsed();
-        let outcome = match &result {
-            Ok(_) => "ok",
+        let result = match tokio::time::timeout(self.timeout, fut)
+            .instrument(span.clone())
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(McpError::new(
+                ErrorCode::INTERNAL_ERROR,
+                format!(
+                    "{method} did not finish within {}s and was cancelled (http.request_timeout_secs); for long work use a task-capable client",
+                    self.timeout.as_secs()
+                ),
+                None,
+            )),
+        };
+        let metrics = cells.get(method, self.transport);
+        metrics.duration.record(start.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => metrics.ok.increment(1),
             Err(e) => {
                 span.in_scope(
                     || tracing::debug!(code = e.code.0, message = %e.message, "request failed"),
                 );
-                "error"
+                metrics.error.increment(1);
             }
-        };
-        metrics::counter!(
-            "mcpflow_mcp_requests_total",
-            "method" => method,
-            "transport" => self.transport,
-            "outcome" => outcome
-        )
-        .increment(1);
-        metrics::histogram!("mcpflow_mcp_request_duration_seconds", "method" => method)
-            .record(elapsed.as_secs_f64());
+        }
         result
     }
 
@@ -103,8 +128,9 @@ macro_rules! observed {
             params: $params,
             context: RequestContext<RoleServer>,
         ) -> Result<$out, McpError> {
+            static CELLS: MethodCells = MethodCells::new();
             let id = context.id.clone();
-            self.observe($method, &id, true, self.inner.$name(params, context))
+            self.observe($method, &CELLS, &id, self.inner.$name(params, context))
                 .await
         }
     };
@@ -138,8 +164,9 @@ impl<H: ServerHandler> ServerHandler for Observed<H> {
     }
 
     async fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), McpError> {
+        static CELLS: MethodCells = MethodCells::new();
         let id = context.id.clone();
-        self.observe("ping", &id, true, self.inner.ping(context))
+        self.observe("ping", &CELLS, &id, self.inner.ping(context))
             .await
     }
 
@@ -147,8 +174,9 @@ impl<H: ServerHandler> ServerHandler for Observed<H> {
         &self,
         context: RequestContext<RoleServer>,
     ) -> Result<DiscoverResult, McpError> {
+        static CELLS: MethodCells = MethodCells::new();
         let id = context.id.clone();
-        self.observe("server/discover", &id, true, self.inner.discover(context))
+        self.observe("server/discover", &CELLS, &id, self.inner.discover(context))
             .await
     }
 
@@ -223,11 +251,12 @@ impl<H: ServerHandler> ServerHandler for Observed<H> {
         request: CustomRequest,
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
+        static CELLS: MethodCells = MethodCells::new();
         let id = context.id.clone();
         self.observe(
             "custom",
+            &CELLS,
             &id,
-            true,
             self.inner.on_custom_request(request, context),
         )
         .await

@@ -22,7 +22,6 @@ pub use drain::{CountedBody, InFlight, InFlightGuard};
 pub use sessions::SessionRegistry;
 
 use axum::Router;
-use mcpflow_model::Transport as TransportKind;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -30,6 +29,7 @@ use axum::routing::{any, get};
 use axum::serve::ListenerExt;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{Method, StatusCode, header};
+use mcpflow_model::Transport as TransportKind;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use std::net::{IpAddr, SocketAddr};

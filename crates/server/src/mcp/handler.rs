@@ -250,9 +250,10 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
-        let supports_tasks = context
-            .client_capabilities()
-            .is_some_and(|c| c.supports_tasks());
+        let supports_tasks = entry.mode != TaskMode::Inline
+            && context
+                .client_capabilities()
+                .is_some_and(|c| c.supports_tasks());
         let spawn = match entry.mode {
             TaskMode::Inline => false,
             TaskMode::RequiredDeferred if supports_tasks => false,

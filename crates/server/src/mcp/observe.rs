@@ -7,10 +7,10 @@
 
 #![allow(deprecated)] // delegates the legacy-only methods too.
 
+use mcpflow_model::Transport;
 use rmcp::model::*;
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
-use mcpflow_model::Transport;
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::OnceLock;

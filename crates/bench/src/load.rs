@@ -30,18 +30,6 @@ pub struct LoadResult {
     pub latency_us: Histogram<u64>,
 }
 
-impl LoadResult {
-    /// Calls per second.
-    pub fn throughput(&self) -> f64 {
-        self.calls as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// Latency percentile in milliseconds.
-    pub fn percentile_ms(&self, q: f64) -> f64 {
-        self.latency_us.value_at_quantile(q) as f64 / 1000.0
-    }
-}
-
 fn client() -> HttpClient {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);

@@ -29,25 +29,21 @@ impl Node {
     }
 
     /// The session completed its handshake; records the negotiated version and client.
+    ///
+    /// Two separate, atomic steps, so a handshake racing the session's end can never write
+    /// a dead session back to life: the state move is refused once the session is dead.
     pub async fn session_initialized(
         &self,
         id: &str,
         protocol_version: &str,
         client: &str,
     ) -> Result<(), Error> {
-        let Some(mut record) = self.store().session(id).await? else {
-            return Err(mcpflow_store::Error::NotFound {
-                kind: "session",
-                id: id.to_owned(),
-            }
-            .into());
-        };
-        record.protocol_version = Some(protocol_version.to_owned());
-        record.client = Some(client.to_owned());
-        record
-            .transition(SessionState::Active, Timestamp::now())
-            .map_err(mcpflow_store::Error::from)?;
-        self.store().upsert_session(&record).await?;
+        self.store()
+            .describe_session(id, protocol_version, client)
+            .await?;
+        self.store()
+            .set_session_state(id, SessionState::Active, Timestamp::now())
+            .await?;
         self.publish(Event::SessionStateChanged {
             session_id: id.to_owned(),
             state: SessionState::Active,

@@ -130,8 +130,24 @@ async fn stdio_serves_one_session_and_ends_at_eof() {
         .unwrap()
         .unwrap();
     assert_eq!(exit, mcpflow_server::stdio::StdioExit::Eof);
-    let sessions = node.store().sessions(None, 10).await.unwrap();
+    // The handshake note is handled concurrently with the session's end; it may land last,
+    // but it must never bring the session back to life.
+    let mut sessions = Vec::new();
+    for _ in 0..100 {
+        sessions = node.store().sessions(None, 10).await.unwrap();
+        if sessions.first().is_some_and(|s| s.client.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].state, mcpflow_model::SessionState::Dead);
     assert_eq!(sessions[0].client.as_deref(), Some("t/1"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let session = node
+        .store()
+        .session(&sessions[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.state, mcpflow_model::SessionState::Dead);
 }

@@ -69,6 +69,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Loads one session.
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, Error>;
 
+    /// Records what the handshake told about a session (negotiated version, client), leaving
+    /// its state alone. Returns [`Error::NotFound`] if there is no such session.
+    async fn describe_session(
+        &self,
+        id: &str,
+        protocol_version: &str,
+        client: &str,
+    ) -> Result<(), Error>;
+
     /// Moves a stored session to `state`, enforcing the lifecycle.
     ///
     /// Returns the updated record, [`Error::NotFound`] if there is none, or

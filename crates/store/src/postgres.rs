@@ -229,6 +229,29 @@ impl Store for PostgresStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn describe_session(
+        &self,
+        id: &str,
+        protocol_version: &str,
+        client: &str,
+    ) -> Result<(), Error> {
+        let db = self.client().await?;
+        let changed = db
+            .execute(
+                "UPDATE sessions SET protocol_version = $2, client = $3 WHERE id = $1",
+                &[&id, &protocol_version, &client],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        if changed == 0 {
+            return Err(Error::NotFound {
+                kind: "session",
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     async fn set_session_state(
         &self,
         id: &str,

@@ -248,6 +248,36 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn describe_session(
+        &self,
+        id: &str,
+        protocol_version: &str,
+        client: &str,
+    ) -> Result<(), Error> {
+        let e = self.sql_err();
+        let (id, protocol_version, client) = (
+            id.to_owned(),
+            protocol_version.to_owned(),
+            client.to_owned(),
+        );
+        self.with(move |c| {
+            let changed = c
+                .execute(
+                    "UPDATE sessions SET protocol_version = ?2, client = ?3 WHERE id = ?1",
+                    params![id, protocol_version, client],
+                )
+                .map_err(e)?;
+            if changed == 0 {
+                return Err(Error::NotFound {
+                    kind: "session",
+                    id,
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn set_session_state(
         &self,
         id: &str,

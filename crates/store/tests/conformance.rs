@@ -47,6 +47,19 @@ async fn suite(store: DynStore) {
         .unwrap_err();
     assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
 
+    // Describing a session never touches its state (no lost update against a concurrent move).
+    store
+        .describe_session("a", "2026-07-28", "other/2")
+        .await
+        .unwrap();
+    let described = store.session("a").await.unwrap().unwrap();
+    assert_eq!(described.state, SessionState::Active);
+    assert_eq!(described.client.as_deref(), Some("other/2"));
+    assert!(matches!(
+        store.describe_session("ghost", "v", "c").await.unwrap_err(),
+        Error::NotFound { .. }
+    ));
+
     // Listing filters by state and keeps creation order.
     let all = store.sessions(None, 10).await.unwrap();
     assert_eq!(

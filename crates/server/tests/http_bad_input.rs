@@ -150,6 +150,53 @@ async fn foreign_origins_and_rebound_hosts_get_403() {
 }
 
 #[tokio::test]
+async fn browsers_get_cors_for_allowed_origins_only() {
+    let server = TestServer::start().await;
+    let preflight = server
+        .http
+        .request(reqwest::Method::OPTIONS, server.url("/mcp"))
+        .header("origin", "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "content-type, mcp-session-id",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
+    let init = server
+        .http
+        .post(server.url("/mcp"))
+        .header("origin", "http://localhost:6274")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(init.status(), StatusCode::OK);
+    let exposed = init.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(exposed.contains("mcp-session-id"), "{exposed}");
+    let foreign = server
+        .http
+        .request(reqwest::Method::OPTIONS, server.url("/mcp"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn unknown_sessions_get_404_on_every_method() {
     let server = TestServer::start().await;
     let (status, _) = server

@@ -2,7 +2,8 @@
 //! the operations endpoints `/healthz`, `/readyz`, `/metrics`.
 //!
 //! Requests pass these layers, outermost first:
-//! 1. [`origin`] — `Origin`/`Host` checks (DNS-rebinding protection), 403;
+//! 1. [`origin`] — `Origin`/`Host` checks (DNS-rebinding protection), 403; then CORS for the
+//!    origins that passed (preflights answered, MCP headers exposed);
 //! 2. [`jsonrpc`] — POST bodies bounded (413), parsed (-32700), batches refused;
 //! 3. the `/mcp` endpoint — readiness (503), session limits (503), per-client session-creation
 //!    rate (429), unknown sessions on DELETE (404);
@@ -280,6 +281,7 @@ fn router(state: Arc<HttpState>) -> Router {
             jsonrpc::gate,
         ))
         .route("/ws", get(ws::upgrade))
+        .layer(origin::cors(policy.clone()))
         .layer(middleware::from_fn_with_state(policy, origin::enforce))
         .with_state(state.clone());
     Router::new()

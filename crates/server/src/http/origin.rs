@@ -51,7 +51,8 @@ impl OriginPolicy {
         Ok(())
     }
 
-    fn origin_allowed(&self, origin: &str) -> bool {
+    /// Whether a browser page from `origin` may call us (also the CORS decision).
+    pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
         if self.allowed_origins.contains(&origin) {
             return true;
@@ -93,6 +94,34 @@ fn is_loopback_name(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// CORS for browser clients (e.g. the MCP Inspector): preflights are answered for exactly the
+/// origins the policy allows, and the MCP headers a client must read or send are listed.
+pub fn cors(policy: Arc<OriginPolicy>) -> tower_http::cors::CorsLayer {
+    use http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    const MCP_HEADERS: [&str; 6] = [
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "mcp-method",
+        "mcp-name",
+        "last-event-id",
+        "authorization",
+    ];
+    let mut request_headers = vec![header::CONTENT_TYPE, header::ACCEPT];
+    request_headers.extend(MCP_HEADERS.iter().map(|h| HeaderName::from_static(h)));
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| policy.origin_allowed(o))
+        }))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers(request_headers)
+        .expose_headers([
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Middleware: 403 with a JSON-RPC error body when the policy refuses the request.

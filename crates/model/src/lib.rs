@@ -1,4 +1,4 @@
-//! The vocabulary every mcpflow crate shares.
+//! The vocabulary every mcpflow crate shares: sessions, agent specs, task states, events.
 //!
 //! This crate is pure data: identifiers, records and events with their serde forms and the rules
 //! that keep them valid (for example which [`SessionState`] may follow which). It performs no I/O
@@ -15,10 +15,16 @@
 //! assert!(session.transition(SessionState::Active, Timestamp::now()).is_err());
 //! ```
 
+mod agent;
 mod event;
 mod session;
+mod task;
 mod time;
 
+pub use agent::{
+    AgentLimits, AgentSpec, ExecutorSpec, MAX_CAPABILITIES, MAX_LABEL_LEN, MAX_MAILBOX, SpecError,
+};
 pub use event::Event;
 pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};
+pub use task::TaskState;
 pub use time::Timestamp;

@@ -1,0 +1,318 @@
+//! Agents: what a caller asks for (`AgentSpec`), checked before anything is created.
+//!
+//! Validation names the offending field and says what is allowed, so an MCP client (or a
+//! person) can fix the request without reading code.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Largest mailbox an agent may ask for; bounded queues are a rule, not a default.
+pub const MAX_MAILBOX: u32 = 65_536;
+/// Most capabilities one agent may declare.
+pub const MAX_CAPABILITIES: usize = 64;
+/// Longest name, role or capability, in bytes.
+pub const MAX_LABEL_LEN: usize = 128;
+
+/// How an agent does its work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExecutorSpec {
+    /// Deterministic replies, for tests and demos: the reply to a task is `reply`, after
+    /// `delay_ms`; `fail_every` > 0 makes every n-th task fail.
+    Scripted {
+        /// Reply text; `{input}` is replaced by the task input.
+        reply: String,
+        /// Simulated work time.
+        #[serde(default)]
+        delay_ms: u64,
+        /// Fail every n-th task (0 = never).
+        #[serde(default)]
+        fail_every: u32,
+    },
+    /// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+    OpenAiCompatible {
+        /// Base URL, e.g. `https://api.openai.com/v1`.
+        base_url: String,
+        /// Model name.
+        model: String,
+        /// Name of the environment variable holding the API key (never the key itself).
+        #[serde(default)]
+        api_key_env: Option<String>,
+    },
+    /// The Anthropic Messages API.
+    Anthropic {
+        /// Model name.
+        model: String,
+        /// Name of the environment variable holding the API key (never the key itself).
+        #[serde(default)]
+        api_key_env: Option<String>,
+    },
+    /// Ask the connected MCP client to run the model (sampling).
+    McpSampling {
+        /// Token budget per reply.
+        max_tokens: u32,
+    },
+}
+
+/// Resource bounds of one agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentLimits {
+    /// Tasks that may wait in the agent's mailbox; more are refused (back-pressure).
+    pub mailbox: u32,
+    /// Longest a task may run before it fails with a timeout.
+    pub task_timeout_ms: u64,
+    /// Attempts per task (1 = no retry).
+    pub max_attempts: u32,
+}
+
+impl Default for AgentLimits {
+    fn default() -> Self {
+        Self {
+            mailbox: 64,
+            task_timeout_ms: 60_000,
+            max_attempts: 3,
+        }
+    }
+}
+
+/// A request to spawn an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Human-readable name (need not be unique).
+    pub name: String,
+    /// Role, e.g. `coder`, `reviewer`; used to query and route.
+    pub role: String,
+    /// What the agent can do; tasks are routed to agents having every capability they need.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// How it works.
+    pub executor: ExecutorSpec,
+    /// Its bounds.
+    #[serde(default)]
+    pub limits: AgentLimits,
+}
+
+/// A spec that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid agent spec: {field}: {reason}")]
+pub struct SpecError {
+    /// The offending field, as a path (`limits.mailbox`, `capabilities[2]`).
+    pub field: String,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+fn invalid(field: impl fmt::Display, reason: impl Into<String>) -> SpecError {
+    SpecError {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Names, roles and capabilities: 1–128 bytes of letters, digits, `-`, `_`, `.`, `:`, `/`.
+fn check_label(field: &str, value: &str) -> Result<(), SpecError> {
+    if value.is_empty() || value.len() > MAX_LABEL_LEN {
+        return Err(invalid(
+            field,
+            format!("must be 1 to {MAX_LABEL_LEN} bytes long"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/')))
+    {
+        return Err(invalid(
+            field,
+            format!("contains {c:?}; use letters, digits, '-', '_', '.', ':' or '/'"),
+        ));
+    }
+    Ok(())
+}
+
+impl AgentSpec {
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.name.trim().is_empty() || self.name.len() > MAX_LABEL_LEN {
+            return Err(invalid(
+                "name",
+                format!("must be 1 to {MAX_LABEL_LEN} bytes, not blank"),
+            ));
+        }
+        check_label("role", &self.role)?;
+        if self.capabilities.len() > MAX_CAPABILITIES {
+            return Err(invalid(
+                "capabilities",
+                format!("at most {MAX_CAPABILITIES} capabilities"),
+            ));
+        }
+        for (i, capability) in self.capabilities.iter().enumerate() {
+            check_label(&format!("capabilities[{i}]"), capability)?;
+            if self.capabilities[..i].contains(capability) {
+                return Err(invalid(
+                    format!("capabilities[{i}]"),
+                    format!("{capability:?} is listed twice"),
+                ));
+            }
+        }
+        let limits = &self.limits;
+        if limits.mailbox == 0 || limits.mailbox > MAX_MAILBOX {
+            return Err(invalid(
+                "limits.mailbox",
+                format!("must be 1 to {MAX_MAILBOX}"),
+            ));
+        }
+        if limits.task_timeout_ms == 0 {
+            return Err(invalid("limits.task_timeout_ms", "must be at least 1"));
+        }
+        if !(1..=10).contains(&limits.max_attempts) {
+            return Err(invalid("limits.max_attempts", "must be 1 to 10"));
+        }
+        self.validate_executor()
+    }
+
+    fn validate_executor(&self) -> Result<(), SpecError> {
+        let env_name = |field: &str, name: &Option<String>| match name {
+            Some(n)
+                if n.is_empty()
+                    || !n
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+            {
+                Err(invalid(
+                    field,
+                    "must name an environment variable (A-Z, 0-9, _), not hold a key",
+                ))
+            }
+            _ => Ok(()),
+        };
+        match &self.executor {
+            ExecutorSpec::Scripted { .. } => Ok(()),
+            ExecutorSpec::OpenAiCompatible {
+                base_url,
+                model,
+                api_key_env,
+            } => {
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    return Err(invalid(
+                        "executor.base_url",
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                if model.trim().is_empty() {
+                    return Err(invalid("executor.model", "must not be empty"));
+                }
+                env_name("executor.api_key_env", api_key_env)
+            }
+            ExecutorSpec::Anthropic { model, api_key_env } => {
+                if model.trim().is_empty() {
+                    return Err(invalid("executor.model", "must not be empty"));
+                }
+                env_name("executor.api_key_env", api_key_env)
+            }
+            ExecutorSpec::McpSampling { max_tokens } => {
+                if *max_tokens == 0 {
+                    return Err(invalid("executor.max_tokens", "must be at least 1"));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> AgentSpec {
+        AgentSpec {
+            name: "coder one".into(),
+            role: "coder".into(),
+            capabilities: vec!["rust".into(), "review".into()],
+            executor: ExecutorSpec::Scripted {
+                reply: "done: {input}".into(),
+                delay_ms: 0,
+                fail_every: 0,
+            },
+            limits: AgentLimits::default(),
+        }
+    }
+
+    #[test]
+    fn a_sound_spec_passes_and_round_trips() {
+        let s = spec();
+        s.validate().unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["executor"]["kind"], "scripted");
+        assert_eq!(serde_json::from_value::<AgentSpec>(json).unwrap(), s);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        type Breaker = Box<dyn Fn(&mut AgentSpec)>;
+        let cases: Vec<(Breaker, &str)> = vec![
+            (Box::new(|s| s.name = " ".into()), "name"),
+            (Box::new(|s| s.role = "co der".into()), "role"),
+            (
+                Box::new(|s| s.capabilities.push("rust".into())),
+                "capabilities[2]",
+            ),
+            (
+                Box::new(|s| s.capabilities[1] = String::new()),
+                "capabilities[1]",
+            ),
+            (Box::new(|s| s.limits.mailbox = 0), "limits.mailbox"),
+            (
+                Box::new(|s| s.limits.mailbox = MAX_MAILBOX + 1),
+                "limits.mailbox",
+            ),
+            (
+                Box::new(|s| s.limits.max_attempts = 0),
+                "limits.max_attempts",
+            ),
+            (
+                Box::new(|s| {
+                    s.executor = ExecutorSpec::OpenAiCompatible {
+                        base_url: "ftp://x".into(),
+                        model: "m".into(),
+                        api_key_env: None,
+                    }
+                }),
+                "executor.base_url",
+            ),
+            (
+                Box::new(|s| {
+                    s.executor = ExecutorSpec::Anthropic {
+                        model: "claude".into(),
+                        api_key_env: Some("sk-ant-secret".into()),
+                    }
+                }),
+                "executor.api_key_env",
+            ),
+            (
+                Box::new(|s| s.executor = ExecutorSpec::McpSampling { max_tokens: 0 }),
+                "executor.max_tokens",
+            ),
+        ];
+        for (break_it, field) in cases {
+            let mut s = spec();
+            break_it(&mut s);
+            let err = s.validate().unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_when_parsing() {
+        let json = serde_json::json!({
+            "name": "a", "role": "r",
+            "executor": { "kind": "scripted", "reply": "x" },
+            "limits": { "mailbox": 4, "mailbx": 5 }
+        });
+        let err = serde_json::from_value::<AgentSpec>(json)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mailbx"), "{err}");
+    }
+}

@@ -146,9 +146,11 @@ impl McpHandler {
 }
 
 /// Decodes a list cursor (an offset we issued), refusing anything else.
-fn page<T: Clone>(
-    items: &[T],
+/// Only the returned page is converted (cloned), not the whole list.
+fn page<E, T>(
+    items: &[E],
     params: Option<&PaginatedRequestParams>,
+    convert: impl Fn(&E) -> T,
 ) -> Result<(Vec<T>, Option<String>), McpError> {
     let start = match params.and_then(|p| p.cursor.as_deref()) {
         None => 0,
@@ -167,7 +169,7 @@ fn page<T: Clone>(
     };
     let end = (start + PAGE_SIZE).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
-    Ok((items[start..end].to_vec(), next))
+    Ok((items[start..end].iter().map(convert).collect(), next))
 }
 
 impl ServerHandler for McpHandler {
@@ -213,15 +215,8 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let tools: Vec<Tool> = self
-            .state
-            .catalog
-            .snapshot()
-            .tools()
-            .iter()
-            .map(|e| e.tool.clone())
-            .collect();
-        let (tools, next) = page(&tools, request.as_ref())?;
+        let catalog = self.state.catalog.snapshot();
+        let (tools, next) = page(catalog.tools(), request.as_ref(), |e| e.tool.clone())?;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next;
         Ok(result)
@@ -296,15 +291,10 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        let all: Vec<Resource> = self
-            .state
-            .catalog
-            .snapshot()
-            .resources()
-            .iter()
-            .map(|e| e.resource.clone())
-            .collect();
-        let (items, next) = page(&all, request.as_ref())?;
+        let catalog = self.state.catalog.snapshot();
+        let (items, next) = page(catalog.resources(), request.as_ref(), |e| {
+            e.resource.clone()
+        })?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -315,15 +305,10 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        let all: Vec<ResourceTemplate> = self
-            .state
-            .catalog
-            .snapshot()
-            .templates()
-            .iter()
-            .map(|e| e.template.clone())
-            .collect();
-        let (items, next) = page(&all, request.as_ref())?;
+        let catalog = self.state.catalog.snapshot();
+        let (items, next) = page(catalog.templates(), request.as_ref(), |e| {
+            e.template.clone()
+        })?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -451,15 +436,8 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        let all: Vec<Prompt> = self
-            .state
-            .catalog
-            .snapshot()
-            .prompts()
-            .iter()
-            .map(|e| e.prompt.clone())
-            .collect();
-        let (items, next) = page(&all, request.as_ref())?;
+        let catalog = self.state.catalog.snapshot();
+        let (items, next) = page(catalog.prompts(), request.as_ref(), |e| e.prompt.clone())?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)

@@ -41,7 +41,7 @@ impl Executor for Scripted {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
-        if self.fail_every > 0 && n % self.fail_every == 0 {
+        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
             return Err(ExecError::Transient(format!(
                 "scripted failure (attempt {n} of this executor; fail_every = {})",
                 self.fail_every

@@ -92,6 +92,116 @@ pub struct AgentSpec {
     /// Its bounds.
     #[serde(default)]
     pub limits: AgentLimits,
+    /// What the supervisor does when it stops.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+}
+
+/// When the supervisor restarts an agent (Erlang/OTP's child restart types).
+///
+/// Restarts are bounded either way: at most 5 in 60 s, then the agent is given up and its
+/// tasks go to other agents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartPolicy {
+    /// Always restarted after a crash.
+    #[default]
+    Permanent,
+    /// Restarted only after an abnormal exit (a crash), not after finishing normally.
+    Transient,
+    /// Never restarted; a crash gives it up at once.
+    Temporary,
+}
+
+/// Where an agent is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Taking tasks.
+    Running,
+    /// Crashed; the supervisor is bringing it back (same id, state restored from the store).
+    Restarting,
+    /// Terminated on request. Final.
+    Stopped,
+    /// Crashed more often than its restart intensity allows (or was temporary); its tasks were
+    /// redistributed. Final.
+    GivenUp,
+}
+
+impl AgentStatus {
+    /// Whether the agent is gone for good.
+    pub fn is_final(self) -> bool {
+        matches!(self, AgentStatus::Stopped | AgentStatus::GivenUp)
+    }
+
+    /// The stable name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Running => "running",
+            AgentStatus::Restarting => "restarting",
+            AgentStatus::Stopped => "stopped",
+            AgentStatus::GivenUp => "given_up",
+        }
+    }
+
+    /// Parses [`AgentStatus::as_str`]'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(AgentStatus::Running),
+            "restarting" => Some(AgentStatus::Restarting),
+            "stopped" => Some(AgentStatus::Stopped),
+            "given_up" => Some(AgentStatus::GivenUp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AgentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an agent keeps across restarts (persisted after every task it finishes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentState {
+    /// Tasks it completed.
+    pub completed: u64,
+    /// Tasks that failed on it (attempts, not final outcomes).
+    pub failed: u64,
+    /// Times the supervisor restarted it.
+    pub restarts: u64,
+    /// The last task it finished.
+    pub last_task: Option<String>,
+}
+
+/// An agent as stored: its spec, where it runs, its status and state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    /// Stable id (`agent-…`, time-ordered); kept across restarts.
+    pub id: String,
+    /// The node that runs it.
+    pub node: String,
+    /// What it was spawned with.
+    pub spec: AgentSpec,
+    /// Its lifecycle status.
+    pub status: AgentStatus,
+    /// Why it stopped or was given up, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What survives restarts.
+    #[serde(default)]
+    pub state: AgentState,
+    /// When it was spawned.
+    pub created_at: crate::Timestamp,
+    /// When any of the above last changed.
+    pub updated_at: crate::Timestamp,
+}
+
+/// A fresh, time-ordered agent id.
+pub fn new_agent_id() -> String {
+    format!("agent-{}", uuid::Uuid::now_v7().simple())
 }
 
 /// A spec that cannot be used, and why.
@@ -236,6 +346,7 @@ mod tests {
                 fail_every: 0,
             },
             limits: AgentLimits::default(),
+            restart: RestartPolicy::default(),
         }
     }
 

@@ -22,9 +22,10 @@ mod task;
 mod time;
 
 pub use agent::{
-    AgentLimits, AgentSpec, ExecutorSpec, MAX_CAPABILITIES, MAX_LABEL_LEN, MAX_MAILBOX, SpecError,
+    AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus, ExecutorSpec, MAX_CAPABILITIES,
+    MAX_LABEL_LEN, MAX_MAILBOX, RestartPolicy, SpecError, new_agent_id,
 };
 pub use event::Event;
 pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};
-pub use task::TaskState;
+pub use task::{MAX_TASK_INPUT, TaskRecord, TaskSpec, TaskState, new_task_id};
 pub use time::Timestamp;

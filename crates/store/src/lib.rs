@@ -25,7 +25,7 @@ mod sqlite;
 mod url;
 
 use async_trait::async_trait;
-use mcpflow_model::{SessionRecord, SessionState, Timestamp};
+use mcpflow_model::{AgentRecord, SessionRecord, SessionState, TaskRecord, TaskState, Timestamp};
 use std::sync::Arc;
 
 pub use error::Error;
@@ -33,6 +33,34 @@ pub use migrate::{MIGRATION_COUNT, Migration};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use url::StoreUrl;
+
+/// Which agents [`Store::agents`] returns. Results are ordered by id (time-ordered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentQuery {
+    /// Only agents run by this node.
+    pub node: Option<String>,
+    /// Only agents not stopped or given up.
+    pub live_only: bool,
+    /// Only ids greater than this (the previous page's last id).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Which tasks [`Store::tasks`] returns. Results are ordered by id (time-ordered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Only tasks accepted by this node.
+    pub node: Option<String>,
+    /// Only tasks in this state.
+    pub state: Option<TaskState>,
+    /// Only tasks not yet in a final state.
+    pub open_only: bool,
+    /// Only ids greater than this (the previous page's last id).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
 
 /// A shared handle to whichever backend was opened.
 pub type DynStore = Arc<dyn Store>;
@@ -100,4 +128,57 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// not survive the process that held their streams). Other nodes' sessions are untouched.
     /// Returns how many were changed.
     async fn bury_sessions(&self, node: &str, at: Timestamp) -> Result<u64, Error>;
+
+    /// Inserts an agent or replaces the stored copy of it.
+    async fn save_agent(&self, agent: &AgentRecord) -> Result<(), Error>;
+
+    /// Loads one agent.
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, Error>;
+
+    /// Agents matching `query`, ordered by id.
+    async fn agents(&self, query: &AgentQuery) -> Result<Vec<AgentRecord>, Error>;
+
+    /// Writes tasks and agents in one transaction (group commit).
+    ///
+    /// A task is inserted or replaces the stored copy — unless the stored copy is already in a
+    /// final state, which is never overwritten: every task has exactly one final outcome. The
+    /// result says, per task, whether it was written.
+    async fn save_tasks(
+        &self,
+        tasks: &[TaskRecord],
+        agents: &[AgentRecord],
+    ) -> Result<Vec<bool>, Error>;
+
+    /// [`Store::save_tasks`] for one task; `false` if its stored copy was already final.
+    async fn save_task(&self, task: &TaskRecord) -> Result<bool, Error> {
+        Ok(self.save_tasks(std::slice::from_ref(task), &[]).await?[0])
+    }
+
+    /// Loads one task.
+    async fn task(&self, id: &str) -> Result<Option<TaskRecord>, Error>;
+
+    /// Tasks matching `query`, ordered by id.
+    async fn tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, Error>;
 }
+
+/// Encodes a record as the `doc` column holds it.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> String {
+    // Records are plain data (strings, numbers, JSON values): serialising cannot fail.
+    serde_json::to_string(value).expect("model records serialise")
+}
+
+/// Decodes a `doc` column, naming the row if it is not what this build writes.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    kind: &'static str,
+    id: &str,
+    doc: &str,
+) -> Result<T, Error> {
+    serde_json::from_str(doc).map_err(|e| Error::Corrupt {
+        kind,
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// The states a stored task never leaves, as an SQL list.
+pub(crate) const FINAL_TASK_STATES: &str = "('completed', 'failed', 'cancelled')";

@@ -18,12 +18,20 @@ pub struct Migration {
 }
 
 /// Every migration this build knows, in order.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "sessions",
-    sqlite: include_str!("../migrations/sqlite/0001_sessions.sql"),
-    postgres: include_str!("../migrations/postgres/0001_sessions.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sessions",
+        sqlite: include_str!("../migrations/sqlite/0001_sessions.sql"),
+        postgres: include_str!("../migrations/postgres/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "agents_tasks",
+        sqlite: include_str!("../migrations/sqlite/0002_agents_tasks.sql"),
+        postgres: include_str!("../migrations/postgres/0002_agents_tasks.sql"),
+    },
+];
 
 /// The schema version a fully migrated database reports.
 pub const MIGRATION_COUNT: u32 = MIGRATIONS.len() as u32;

@@ -5,11 +5,11 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
+use mcpflow_model::{AgentRecord, SessionRecord, SessionState, TaskRecord, Timestamp, Transport};
 use tokio_postgres::{NoTls, Row};
 
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{Error, Store};
+use crate::{AgentQuery, Error, FINAL_TASK_STATES, Store, TaskQuery, decode, encode};
 
 /// Arbitrary but fixed: the advisory-lock key that serialises migrations across nodes.
 const MIGRATION_LOCK_KEY: i64 = 0x6d63_7066_6c6f_7701; // "mcpflow" + 1
@@ -313,4 +313,139 @@ impl Store for PostgresStore {
             .await
             .map_err(|e| self.err(e))
     }
+
+    async fn save_agent(&self, agent: &AgentRecord) -> Result<(), Error> {
+        let client = self.client().await?;
+        write_agent(&client, agent).await.map_err(|e| self.err(e))
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, Error> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT doc FROM agents WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.err(e))?;
+        row.map(|r| decode("agent", id, r.get(0))).transpose()
+    }
+
+    async fn agents(&self, q: &AgentQuery) -> Result<Vec<AgentRecord>, Error> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, doc FROM agents
+                 WHERE ($1::TEXT IS NULL OR node = $1)
+                   AND (NOT $2 OR status NOT IN ('stopped', 'given_up'))
+                   AND ($3::TEXT IS NULL OR id > $3)
+                 ORDER BY id LIMIT $4",
+                &[&q.node, &q.live_only, &q.after, &i64::from(q.limit)],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| decode("agent", r.get(0), r.get(1)))
+            .collect()
+    }
+
+    async fn save_tasks(
+        &self,
+        tasks: &[TaskRecord],
+        agents: &[AgentRecord],
+    ) -> Result<Vec<bool>, Error> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        let st = tx
+            .prepare_cached(&format!(
+                "INSERT INTO tasks (id, node, state, agent, doc, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (id) DO UPDATE SET
+                   state = EXCLUDED.state, agent = EXCLUDED.agent, doc = EXCLUDED.doc,
+                   updated_at = EXCLUDED.updated_at
+                 WHERE tasks.state NOT IN {FINAL_TASK_STATES}"
+            ))
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut written = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let n = tx
+                .execute(
+                    &st,
+                    &[
+                        &t.id,
+                        &t.node,
+                        &t.state.as_str(),
+                        &t.agent,
+                        &encode(t),
+                        &t.created_at.as_millis(),
+                        &t.updated_at.as_millis(),
+                    ],
+                )
+                .await
+                .map_err(|e| self.err(e))?;
+            written.push(n == 1);
+        }
+        for a in agents {
+            write_agent(&tx, a).await.map_err(|e| self.err(e))?;
+        }
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(written)
+    }
+
+    async fn task(&self, id: &str) -> Result<Option<TaskRecord>, Error> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT doc FROM tasks WHERE id = $1", &[&id])
+            .await
+            .map_err(|e| self.err(e))?;
+        row.map(|r| decode("task", id, r.get(0))).transpose()
+    }
+
+    async fn tasks(&self, q: &TaskQuery) -> Result<Vec<TaskRecord>, Error> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id, doc FROM tasks
+                     WHERE ($1::TEXT IS NULL OR node = $1)
+                       AND ($2::TEXT IS NULL OR state = $2)
+                       AND (NOT $3 OR state NOT IN {FINAL_TASK_STATES})
+                       AND ($4::TEXT IS NULL OR id > $4)
+                     ORDER BY id LIMIT $5"
+                ),
+                &[
+                    &q.node,
+                    &q.state.map(|s| s.as_str()),
+                    &q.open_only,
+                    &q.after,
+                    &i64::from(q.limit),
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| decode("task", r.get(0), r.get(1)))
+            .collect()
+    }
+}
+
+async fn write_agent(
+    c: &impl deadpool_postgres::GenericClient,
+    a: &AgentRecord,
+) -> Result<(), tokio_postgres::Error> {
+    c.execute(
+        "INSERT INTO agents (id, node, status, doc, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET
+           node = EXCLUDED.node, status = EXCLUDED.status, doc = EXCLUDED.doc,
+           updated_at = EXCLUDED.updated_at",
+        &[
+            &a.id,
+            &a.node,
+            &a.status.as_str(),
+            &encode(a),
+            &a.created_at.as_millis(),
+            &a.updated_at.as_millis(),
+        ],
+    )
+    .await
+    .map(drop)
 }

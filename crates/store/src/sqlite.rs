@@ -5,13 +5,13 @@
 //! anyway; WAL lets readers in other processes (backups, `sqlite3`) proceed meanwhile.
 
 use async_trait::async_trait;
-use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
+use mcpflow_model::{AgentRecord, SessionRecord, SessionState, TaskRecord, Timestamp, Transport};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{Error, Store};
+use crate::{AgentQuery, Error, FINAL_TASK_STATES, Store, TaskQuery, decode, encode};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -349,4 +349,164 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn save_agent(&self, agent: &AgentRecord) -> Result<(), Error> {
+        let e = self.sql_err();
+        let agent = agent.clone();
+        self.with(move |c| write_agent(c, &agent).map_err(e)).await
+    }
+
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, Error> {
+        let e = self.sql_err();
+        let id = id.to_owned();
+        self.with(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached("SELECT doc FROM agents WHERE id = ?1")
+                .and_then(|mut st| st.query_row([&id], |r| r.get(0)).optional())
+                .map_err(e)?;
+            doc.map(|d| decode("agent", &id, &d)).transpose()
+        })
+        .await
+    }
+
+    async fn agents(&self, q: &AgentQuery) -> Result<Vec<AgentRecord>, Error> {
+        let e = self.sql_err();
+        let q = q.clone();
+        self.with(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT id, doc FROM agents
+                     WHERE (?1 IS NULL OR node = ?1)
+                       AND (?2 = 0 OR status NOT IN ('stopped', 'given_up'))
+                       AND (?3 IS NULL OR id > ?3)
+                     ORDER BY id LIMIT ?4",
+                )
+                .map_err(&e)?;
+            let rows = st
+                .query_map(params![q.node, q.live_only, q.after, q.limit], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(&e)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, doc) = row.map_err(&e)?;
+                out.push(decode("agent", &id, &doc)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn save_tasks(
+        &self,
+        tasks: &[TaskRecord],
+        agents: &[AgentRecord],
+    ) -> Result<Vec<bool>, Error> {
+        let e = self.sql_err();
+        let (tasks, agents) = (tasks.to_vec(), agents.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction().map_err(&e)?;
+            let mut written = Vec::with_capacity(tasks.len());
+            {
+                let mut st = tx
+                    .prepare_cached(&format!(
+                        "INSERT INTO tasks (id, node, state, agent, doc, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (id) DO UPDATE SET
+                           state = excluded.state, agent = excluded.agent, doc = excluded.doc,
+                           updated_at = excluded.updated_at
+                         WHERE tasks.state NOT IN {FINAL_TASK_STATES}"
+                    ))
+                    .map_err(&e)?;
+                for t in &tasks {
+                    let n = st
+                        .execute(params![
+                            t.id,
+                            t.node,
+                            t.state.as_str(),
+                            t.agent,
+                            encode(t),
+                            t.created_at.as_millis(),
+                            t.updated_at.as_millis()
+                        ])
+                        .map_err(&e)?;
+                    written.push(n == 1);
+                }
+            }
+            for a in &agents {
+                write_agent(&tx, a).map_err(&e)?;
+            }
+            tx.commit().map_err(&e)?;
+            Ok(written)
+        })
+        .await
+    }
+
+    async fn task(&self, id: &str) -> Result<Option<TaskRecord>, Error> {
+        let e = self.sql_err();
+        let id = id.to_owned();
+        self.with(move |c| {
+            let doc: Option<String> = c
+                .prepare_cached("SELECT doc FROM tasks WHERE id = ?1")
+                .and_then(|mut st| st.query_row([&id], |r| r.get(0)).optional())
+                .map_err(e)?;
+            doc.map(|d| decode("task", &id, &d)).transpose()
+        })
+        .await
+    }
+
+    async fn tasks(&self, q: &TaskQuery) -> Result<Vec<TaskRecord>, Error> {
+        let e = self.sql_err();
+        let q = q.clone();
+        self.with(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "SELECT id, doc FROM tasks
+                     WHERE (?1 IS NULL OR node = ?1)
+                       AND (?2 IS NULL OR state = ?2)
+                       AND (?3 = 0 OR state NOT IN {FINAL_TASK_STATES})
+                       AND (?4 IS NULL OR id > ?4)
+                     ORDER BY id LIMIT ?5"
+                ))
+                .map_err(&e)?;
+            let rows = st
+                .query_map(
+                    params![
+                        q.node,
+                        q.state.map(|s| s.as_str()),
+                        q.open_only,
+                        q.after,
+                        q.limit
+                    ],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .map_err(&e)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, doc) = row.map_err(&e)?;
+                out.push(decode("task", &id, &doc)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn write_agent(c: &Connection, a: &AgentRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO agents (id, node, status, doc, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (id) DO UPDATE SET
+           node = excluded.node, status = excluded.status, doc = excluded.doc,
+           updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        a.id,
+        a.node,
+        a.status.as_str(),
+        encode(a),
+        a.created_at.as_millis(),
+        a.updated_at.as_millis()
+    ])
+    .map(drop)
 }

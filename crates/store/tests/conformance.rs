@@ -3,12 +3,154 @@
 //! PostgreSQL is the real server on 127.0.0.1:5432 (override with `MCPFLOW_TEST_POSTGRES_URL`);
 //! each run works in a fresh schema of its own and drops it afterwards.
 
-use mcpflow_model::{SessionRecord, SessionState, Timestamp, Transport};
-use mcpflow_store::{DynStore, Error, MIGRATION_COUNT, StoreUrl, open};
+use mcpflow_model::{
+    AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus, ExecutorSpec, RestartPolicy,
+    SessionRecord, SessionState, TaskRecord, TaskSpec, TaskState, Timestamp, Transport,
+};
+use mcpflow_store::{AgentQuery, DynStore, Error, MIGRATION_COUNT, StoreUrl, TaskQuery, open};
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
+fn agent(id: &str, node: &str) -> AgentRecord {
+    AgentRecord {
+        id: id.into(),
+        node: node.into(),
+        spec: AgentSpec {
+            name: format!("agent {id}"),
+            role: "coder".into(),
+            capabilities: vec!["rust".into()],
+            executor: ExecutorSpec::Scripted {
+                reply: "ok {input}".into(),
+                delay_ms: 0,
+                fail_every: 0,
+            },
+            limits: AgentLimits::default(),
+            restart: RestartPolicy::Transient,
+        },
+        status: AgentStatus::Running,
+        reason: None,
+        state: AgentState::default(),
+        created_at: Timestamp(1),
+        updated_at: Timestamp(1),
+    }
+}
+
+fn task(id: &str, node: &str, state: TaskState) -> TaskRecord {
+    TaskRecord {
+        id: id.into(),
+        node: node.into(),
+        spec: TaskSpec::new(format!("input of {id}")),
+        state,
+        agent: None,
+        attempts: 0,
+        result: None,
+        error: None,
+        created_at: Timestamp(5),
+        updated_at: Timestamp(5),
+    }
+}
+
+async fn agents_and_tasks(store: &DynStore) {
+    // Agents round-trip whole, and replace.
+    let mut a1 = agent("agent-1", "node-1");
+    store.save_agent(&a1).await.unwrap();
+    store.save_agent(&agent("agent-2", "node-1")).await.unwrap();
+    store.save_agent(&agent("agent-3", "node-2")).await.unwrap();
+    assert_eq!(store.agent("agent-1").await.unwrap().as_ref(), Some(&a1));
+    assert_eq!(store.agent("ghost").await.unwrap(), None);
+    a1.state.completed = 7;
+    a1.state.restarts = 2;
+    a1.status = AgentStatus::Stopped;
+    a1.reason = Some("terminated".into());
+    store.save_agent(&a1).await.unwrap();
+    assert_eq!(store.agent("agent-1").await.unwrap().as_ref(), Some(&a1));
+
+    // Queries filter by node and liveness, order by id, and page.
+    let ids = |v: Vec<AgentRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    let q = |node: Option<&str>, live_only, after: Option<&str>, limit| AgentQuery {
+        node: node.map(Into::into),
+        live_only,
+        after: after.map(Into::into),
+        limit,
+    };
+    assert_eq!(
+        ids(store.agents(&q(None, false, None, 10)).await.unwrap()),
+        ["agent-1", "agent-2", "agent-3"]
+    );
+    assert_eq!(
+        ids(store
+            .agents(&q(Some("node-1"), true, None, 10))
+            .await
+            .unwrap()),
+        ["agent-2"]
+    );
+    assert_eq!(
+        ids(store
+            .agents(&q(None, false, Some("agent-1"), 1))
+            .await
+            .unwrap()),
+        ["agent-2"]
+    );
+
+    // Tasks: insert, move, and a final state is never overwritten.
+    let mut t1 = task("task-1", "node-1", TaskState::Queued);
+    let t2 = task("task-2", "node-1", TaskState::Queued);
+    let t3 = task("task-3", "node-2", TaskState::Queued);
+    assert_eq!(
+        store
+            .save_tasks(&[t1.clone(), t2.clone(), t3.clone()], &[])
+            .await
+            .unwrap(),
+        [true, true, true]
+    );
+    assert_eq!(store.task("task-1").await.unwrap().as_ref(), Some(&t1));
+    t1.state = TaskState::Completed;
+    t1.agent = Some("agent-2".into());
+    t1.attempts = 1;
+    t1.result = Some(serde_json::json!({ "text": "ok" }));
+    let mut a2 = agent("agent-2", "node-1");
+    a2.state.completed = 1;
+    a2.state.last_task = Some("task-1".into());
+    // The task's outcome and the agent's state land together.
+    assert_eq!(
+        store
+            .save_tasks(std::slice::from_ref(&t1), &[a2.clone()])
+            .await
+            .unwrap(),
+        [true]
+    );
+    assert_eq!(store.agent("agent-2").await.unwrap(), Some(a2));
+    let mut late = t1.clone();
+    late.state = TaskState::Failed;
+    late.error = Some("a second outcome".into());
+    assert!(!store.save_task(&late).await.unwrap(), "final is final");
+    assert_eq!(store.task("task-1").await.unwrap().as_ref(), Some(&t1));
+    assert_eq!(store.task("ghost").await.unwrap(), None);
+
+    let tids = |v: Vec<TaskRecord>| v.into_iter().map(|t| t.id).collect::<Vec<_>>();
+    let open = TaskQuery {
+        node: Some("node-1".into()),
+        open_only: true,
+        limit: 10,
+        ..TaskQuery::default()
+    };
+    assert_eq!(tids(store.tasks(&open).await.unwrap()), ["task-2"]);
+    let completed = TaskQuery {
+        state: Some(TaskState::Completed),
+        limit: 10,
+        ..TaskQuery::default()
+    };
+    assert_eq!(tids(store.tasks(&completed).await.unwrap()), ["task-1"]);
+    let page = TaskQuery {
+        after: Some("task-1".into()),
+        limit: 1,
+        ..TaskQuery::default()
+    };
+    assert_eq!(tids(store.tasks(&page).await.unwrap()), ["task-2"]);
+}
+
 async fn suite(store: DynStore) {
+    agents_and_tasks(&store).await;
     store.ping().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), MIGRATION_COUNT);
 

@@ -133,8 +133,37 @@ impl Agent {
         status_from_u8(self.status.load(Ordering::Acquire))
     }
 
-    pub fn set_status(&self, status: AgentStatus) {
-        self.status.store(status_to_u8(status), Ordering::Release);
+    /// Moves `from` → `to` atomically; false if the status was no longer `from`.
+    pub fn swap_status(&self, from: AgentStatus, to: AgentStatus) -> bool {
+        self.status
+            .compare_exchange(
+                status_to_u8(from),
+                status_to_u8(to),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Moves any live status to the final `to`; returns the final status it found instead,
+    /// if it was already final.
+    pub fn end(&self, to: AgentStatus) -> Result<(), AgentStatus> {
+        let mut current = self.status.load(Ordering::Acquire);
+        loop {
+            let status = status_from_u8(current);
+            if status.is_final() {
+                return Err(status);
+            }
+            match self.status.compare_exchange(
+                current,
+                status_to_u8(to),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
     }
 
     pub fn health(&self) -> Health {
@@ -229,16 +258,21 @@ impl Agent {
 
     /// Queues a task. `reserved` turns a promised slot into the task; without one the push
     /// may exceed the bound — used only for tasks already admitted elsewhere (retries,
-    /// redistribution, recovery), which must never be dropped.
-    pub fn push(&self, task: Arc<TaskEntry>, reserved: bool) {
+    /// redistribution, recovery), which must never be dropped. Gives the task back if the
+    /// agent stopped meanwhile (its inbox is closed and already drained).
+    pub fn push(&self, task: Arc<TaskEntry>, reserved: bool) -> Result<(), Arc<TaskEntry>> {
         {
             let mut inbox = self.inbox();
             if reserved {
                 inbox.reserved = inbox.reserved.saturating_sub(1);
             }
+            if inbox.closed {
+                return Err(task);
+            }
             inbox.queue.push_back(task);
         }
         self.wake.notify_one();
+        Ok(())
     }
 
     /// Puts a task back at the head of the queue (the restarted agent resumes with it).

@@ -251,14 +251,12 @@ impl Runtime {
             .registry
             .get(id)
             .ok_or_else(|| Error::UnknownAgent(id.to_owned()))?;
-        let status = agent.status();
-        if status.is_final() {
+        if let Err(status) = agent.end(AgentStatus::Stopped) {
             return Err(Error::AgentNotRunning {
                 id: id.to_owned(),
                 status,
             });
         }
-        agent.set_status(AgentStatus::Stopped);
         agent.set_reason(reason);
         agent.close();
         agent.abort();
@@ -556,17 +554,25 @@ impl Inner {
 
     /// Queues an admitted task on `agent` (state → assigned).
     pub fn hand_to(&self, agent: &Arc<Agent>, entry: Arc<TaskEntry>, reserved: bool) -> TaskRecord {
-        let record = entry.transition(TaskState::Assigned, |r| {
+        let assigned = entry.transition(TaskState::Assigned, |r| {
             r.agent = Some(agent.id.to_string())
         });
-        let snapshot = record.unwrap_or_else(|| entry.snapshot());
-        if snapshot.state == TaskState::Assigned {
-            agent.push(entry.clone(), reserved);
-            self.task_event(&entry);
-        } else if reserved {
-            agent.release_reservation();
+        if assigned.is_none() {
+            if reserved {
+                agent.release_reservation();
+            }
+            return entry.snapshot();
         }
-        snapshot
+        match agent.push(entry.clone(), reserved) {
+            Ok(()) => self.task_event(&entry),
+            Err(entry) => {
+                // The agent stopped between being chosen and now; it is no longer a candidate
+                // (its status is final), so placing again picks another.
+                entry.transition(TaskState::Queued, |r| r.agent = None);
+                self.place(entry.clone());
+            }
+        }
+        entry.snapshot()
     }
 
     /// Finds a new agent for an admitted task that lost its own (retry, redistribution,

@@ -114,7 +114,9 @@ pub(crate) async fn run(rt: Weak<Inner>, mut exits: mpsc::UnboundedReceiver<Exit
 /// Brings a crashed agent back: same id, state from the store, a fresh executor; its running
 /// task goes back to the head of its queue (if attempts remain).
 async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
-    agent.set_status(AgentStatus::Restarting);
+    if !agent.swap_status(AgentStatus::Running, AgentStatus::Restarting) {
+        return retire(rt, agent);
+    }
     rt.agent_event(agent);
     // Everything this agent wrote before the crash must be durable before it is read back.
     let _ = rt.journal.flush().await;
@@ -124,11 +126,6 @@ async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
         Err(e) => {
             tracing::error!(agent = %agent.id, error = %e, "could not read agent state; keeping memory's")
         }
-    }
-    if agent.status() != AgentStatus::Restarting {
-        // Terminated while we waited on the store.
-        retire(rt, agent);
-        return;
     }
     match (rt.factory)(&agent.spec) {
         Ok(executor) => agent.set_executor(executor),
@@ -152,7 +149,10 @@ async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
     {
         agent.push_front(task);
     }
-    agent.set_status(AgentStatus::Running);
+    if !agent.swap_status(AgentStatus::Restarting, AgentStatus::Running) {
+        // Terminated while it was being restarted.
+        return retire(rt, agent);
+    }
     rt.journal.record(None, Some(agent.record()));
     rt.start_agent(agent);
     rt.counters.restarts.fetch_add(1, Ordering::Relaxed);
@@ -191,8 +191,11 @@ fn requeue(rt: &Inner, agent: &Agent, task: &Arc<TaskEntry>) -> bool {
 
 /// The agent is gone for good: record it, and hand its tasks to other agents.
 fn give_up(rt: &Arc<Inner>, agent: &Arc<Agent>, reason: String) {
+    if agent.end(AgentStatus::GivenUp).is_err() {
+        // Already stopped: retire it as such.
+        return retire(rt, agent);
+    }
     tracing::warn!(agent = %agent.id, %reason, "agent given up");
-    agent.set_status(AgentStatus::GivenUp);
     agent.set_reason(reason);
     rt.counters.given_up.fetch_add(1, Ordering::Relaxed);
     retire(rt, agent);

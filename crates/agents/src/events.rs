@@ -66,4 +66,6 @@ pub struct RuntimeStats {
     pub retries: u64,
     /// Tasks moved to another agent because theirs stopped or was given up.
     pub redistributed: u64,
+    /// Attempts cut short because their agent crashed or stopped.
+    pub interrupted: u64,
 }

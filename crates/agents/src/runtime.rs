@@ -97,6 +97,7 @@ pub(crate) struct Counters {
     pub tasks_cancelled: AtomicU64,
     pub retries: AtomicU64,
     pub redistributed: AtomicU64,
+    pub interrupted: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -445,6 +446,7 @@ impl Runtime {
             tasks_cancelled: cancelled,
             retries: get(&c.retries),
             redistributed: get(&c.redistributed),
+            interrupted: get(&c.interrupted),
         }
     }
 

@@ -166,6 +166,9 @@ fn requeue(rt: &Inner, agent: &Agent, task: &Arc<TaskEntry>) -> bool {
     if record.state.is_final() {
         return false;
     }
+    if record.state == TaskState::Running {
+        rt.counters.interrupted.fetch_add(1, Ordering::Relaxed);
+    }
     let max = record.spec.max_attempts.unwrap_or(1);
     if record.state == TaskState::Running && record.attempts >= max {
         rt.fail(

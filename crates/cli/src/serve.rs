@@ -87,7 +87,7 @@ async fn serve_stdio(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let node = Node::open(config.node()).await?;
-    let state = McpState::new(node, catalog);
+    let state = McpState::new(node.clone(), catalog);
     let exit = mcpflow_server::stdio::serve(
         state,
         tokio::io::stdin(),
@@ -97,6 +97,7 @@ async fn serve_stdio(
     )
     .await?;
     tracing::info!(?exit, "stdio session over");
+    node.shutdown().await;
     // A pending blocking read of stdin would keep the runtime alive; we are done with it.
     std::process::exit(0)
 }
@@ -119,8 +120,10 @@ async fn serve_http(
             return Err(e.into());
         }
     };
-    ready.ready(McpState::new(node, catalog));
-    serving.await??;
+    ready.ready(McpState::new(node.clone(), catalog));
+    let served = serving.await;
+    node.shutdown().await;
+    served??;
     Ok(ExitCode::SUCCESS)
 }
 

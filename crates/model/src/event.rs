@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::SessionState;
+use crate::{AgentStatus, SessionState, TaskState};
 
 /// One fact that happened on this node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +17,22 @@ pub enum Event {
         session_id: String,
         /// Its new state.
         state: SessionState,
+    },
+    /// An agent changed status (spawned, restarting, running again, stopped, given up).
+    AgentChanged {
+        /// The agent.
+        agent_id: String,
+        /// Its status now.
+        status: AgentStatus,
+    },
+    /// A task changed state.
+    TaskChanged {
+        /// The task.
+        task_id: String,
+        /// Its state now.
+        state: TaskState,
+        /// The agent it is on, if any.
+        agent_id: Option<String>,
     },
     /// The contents of a resource changed; subscribers of `uri` should be told.
     ResourceUpdated {

@@ -19,4 +19,7 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] mcpflow_store::Error),
+    /// The agent runtime could not start.
+    #[error(transparent)]
+    Agents(#[from] mcpflow_agents::Error),
 }

@@ -21,5 +21,5 @@ mod sessions;
 
 pub use config::NodeConfig;
 pub use error::Error;
-pub use node::{Node, NodeStatus, StoreStatus};
+pub use node::{Node, NodeStatus, StoreStatus, agent_uri, task_uri};
 pub use sessions::SessionOutcome;

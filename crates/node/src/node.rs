@@ -1,5 +1,6 @@
 //! The [`Node`] façade.
 
+use mcpflow_agents::{ExecutorFactory, Runtime, RuntimeConfig, RuntimeEvent, RuntimeStats};
 use mcpflow_model::{Event, Timestamp};
 use mcpflow_store::{DynStore, StoreUrl};
 use serde::Serialize;
@@ -24,6 +25,7 @@ pub struct Node {
 struct Inner {
     id: String,
     store: DynStore,
+    agents: Runtime,
     bus: broadcast::Sender<Event>,
     started: Instant,
     started_at: Timestamp,
@@ -42,6 +44,8 @@ pub struct NodeStatus {
     pub uptime_secs: u64,
     /// The store.
     pub store: StoreStatus,
+    /// The agent runtime's counters.
+    pub agents: RuntimeStats,
 }
 
 /// The store part of [`NodeStatus`].
@@ -58,9 +62,16 @@ pub struct StoreStatus {
 }
 
 impl Node {
-    /// Opens the data directory and the store (migrating it), and buries sessions a previous
-    /// run of this node left behind.
+    /// Opens the data directory and the store (migrating it), buries sessions a previous run
+    /// of this node left behind, and starts the agent runtime (restoring this node's agents
+    /// and re-queueing its unfinished tasks). Agents get scripted executors only; use
+    /// [`Node::open_with`] to supply the executor factory.
     pub async fn open(config: NodeConfig) -> Result<Self, Error> {
+        Self::open_with(config, mcpflow_agents::scripted_only()).await
+    }
+
+    /// [`Node::open`], with the factory that builds agents' executors.
+    pub async fn open_with(config: NodeConfig, executors: ExecutorFactory) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -76,11 +87,15 @@ impl Node {
             tracing::info!(buried, "sessions of the previous run marked dead");
         }
         let (bus, _) = broadcast::channel(BUS_CAPACITY);
+        let agents =
+            Runtime::start(RuntimeConfig::new(id.clone()), store.clone(), executors).await?;
+        tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
         tracing::info!(node_id = %id, store = %store.location(), "node open");
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
                 store,
+                agents,
                 bus,
                 started: Instant::now(),
                 started_at: Timestamp::now(),
@@ -96,6 +111,17 @@ impl Node {
     /// The store.
     pub fn store(&self) -> &DynStore {
         &self.inner.store
+    }
+
+    /// The agent runtime: spawn, supervise, submit tasks.
+    pub fn agents(&self) -> &Runtime {
+        &self.inner.agents
+    }
+
+    /// Stops the node's agents (their stored status is kept, so they return at the next
+    /// start) and waits for pending writes.
+    pub async fn shutdown(&self) {
+        self.inner.agents.shutdown().await;
     }
 
     /// Subscribes to every event published from now on.
@@ -128,6 +154,58 @@ impl Node {
                 reachable,
                 schema_version,
             },
+            agents: self.inner.agents.stats(),
+        }
+    }
+}
+
+/// URI of an agent's MCP resource.
+pub fn agent_uri(id: &str) -> String {
+    format!("mcpflow://agents/{id}")
+}
+
+/// URI of a task's MCP resource.
+pub fn task_uri(id: &str) -> String {
+    format!("mcpflow://tasks/{id}")
+}
+
+/// Turns the runtime's changes into bus events: typed facts for subsystems, and resource
+/// updates for MCP subscribers of `mcpflow://agents/{id}` and `mcpflow://tasks/{id}`.
+async fn forward_agent_events(
+    mut events: broadcast::Receiver<RuntimeEvent>,
+    bus: broadcast::Sender<Event>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "agent events lagged; some resource updates were skipped"
+                );
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        match event {
+            RuntimeEvent::Agent { id, status, .. } => {
+                let _ = bus.send(Event::ResourceUpdated {
+                    uri: agent_uri(&id),
+                });
+                let _ = bus.send(Event::AgentChanged {
+                    agent_id: id,
+                    status,
+                });
+            }
+            RuntimeEvent::Task { id, state, agent } => {
+                let _ = bus.send(Event::ResourceUpdated { uri: task_uri(&id) });
+                let _ = bus.send(Event::TaskChanged {
+                    task_id: id,
+                    state,
+                    agent_id: agent,
+                });
+            }
+            RuntimeEvent::TaskProgress { .. } => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use mcpflow_server::conformance::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-use support::{TestServer, find_reply};
+use support::{TestServer, find_reply, wait_for_event};
 
 #[tokio::test]
 async fn fixture_tools_return_exactly_what_the_suite_describes() {
@@ -130,34 +130,6 @@ async fn resources_templates_and_prompts_return_their_literals() {
         )
         .await;
     assert_eq!(r["result"]["completion"]["values"], json!(["42"]));
-}
-
-/// Reads SSE events from a GET stream until `predicate` matches one or `deadline` passes.
-async fn wait_for_event(
-    response: reqwest::Response,
-    predicate: impl Fn(&Value) -> bool,
-    deadline: Duration,
-) -> Option<Value> {
-    use futures::StreamExt;
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    tokio::time::timeout(deadline, async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            for line in buffer.lines() {
-                if let Some(data) = line.strip_prefix("data:")
-                    && let Ok(v) = serde_json::from_str::<Value>(data.trim())
-                    && predicate(&v)
-                {
-                    return Some(v);
-                }
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 #[tokio::test]

@@ -137,7 +137,9 @@ async fn forward(
                 "prompts" => peer.notify_prompt_list_changed().await,
                 _ => continue,
             },
-            Event::SessionStateChanged { .. } => continue,
+            Event::SessionStateChanged { .. }
+            | Event::AgentChanged { .. }
+            | Event::TaskChanged { .. } => continue,
         };
         if let Err(e) = sent {
             tracing::debug!(error = %e, "session gone; event forwarding stops");

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -186,4 +187,32 @@ pub fn find_reply(body: &str, id: Option<&Value>) -> Value {
             id.is_none() || m.get("id") == id || (m.get("error").is_some() && m["id"].is_null())
         })
         .unwrap_or(Value::Null)
+}
+
+/// Reads SSE events from a GET stream until `predicate` matches one or `deadline` passes.
+pub async fn wait_for_event(
+    response: reqwest::Response,
+    predicate: impl Fn(&Value) -> bool,
+    deadline: Duration,
+) -> Option<Value> {
+    use futures::StreamExt;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    tokio::time::timeout(deadline, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            for line in buffer.lines() {
+                if let Some(data) = line.strip_prefix("data:")
+                    && let Ok(v) = serde_json::from_str::<Value>(data.trim())
+                    && predicate(&v)
+                {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
 }

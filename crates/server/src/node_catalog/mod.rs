@@ -8,11 +8,14 @@ use serde_json::json;
 
 use crate::mcp::{Catalog, ResourceRead, ToolCall};
 
+mod agents;
+
 /// URI of the node status resource.
 pub const STATUS_URI: &str = "mcpflow://node/status";
 
 /// Adds the node's entries to `catalog`.
 pub fn register(catalog: &mut Catalog) {
+    agents::register(catalog);
     catalog.add_tool(
         Tool::new(
             "node_status",

@@ -112,11 +112,17 @@ async fn ten_thousand_tasks_survive_random_agent_kills() {
     }
     // The first 20 `special` agents hold queued work now: crash each six times (the sixth is
     // one past the intensity of 5 in 60 s) so they are given up with tasks to hand over.
-    for _ in 0..6 {
-        for victim in &agents[..20] {
+    for victim in &agents[..20] {
+        for n in 1..=6u64 {
             let _ = rt.crash(victim);
+            // Each crash must land on a running incarnation: wait for the restart (or the end).
+            eventually("the hammered agent restarts or is given up", async || {
+                let a = rt.agent(victim).await.unwrap();
+                a.status == AgentStatus::GivenUp
+                    || (a.status == AgentStatus::Running && a.state.restarts >= n)
+            })
+            .await;
         }
-        tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let mut outcomes: HashMap<TaskState, usize> = HashMap::new();
     for id in &ids {

@@ -3,6 +3,7 @@
 
 mod config;
 mod logging;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +45,20 @@ enum Command {
     /// Run a benchmark and print its results.
     #[command(subcommand)]
     Bench(mcpflow_bench::BenchCommand),
+    /// Spawn, list, inspect and stop agents on a running server (over MCP).
+    Agent {
+        #[command(flatten)]
+        target: remote::Target,
+        #[command(subcommand)]
+        command: remote::AgentCommand,
+    },
+    /// Submit, inspect and cancel tasks on a running server (over MCP).
+    Task {
+        #[command(flatten)]
+        target: remote::Target,
+        #[command(subcommand)]
+        command: remote::TaskCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,5 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mcpflow_bench::run(bench)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agent { target, command } => remote::agent(target, command),
+        Command::Task { target, command } => remote::task(target, command),
     }
 }

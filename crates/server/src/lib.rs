@@ -7,6 +7,7 @@
 //! session limits and rate limits in front of rmcp; spans, deadlines and metrics around the
 //! handler ([`mcp::Observed`]).
 
+pub mod client;
 mod config;
 pub mod conformance;
 pub mod http;

@@ -4,11 +4,13 @@
 //! machine state, and prints the ratio — absolute numbers alone say little on a shared
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
+mod agents;
 mod http;
 mod load;
 
 use clap::Subcommand;
 
+pub use agents::AgentsBenchArgs;
 pub use http::HttpBenchArgs;
 
 /// The benchmarks.
@@ -17,11 +19,15 @@ pub enum BenchCommand {
     /// `tools/call` over Streamable HTTP: mcpflow (full stack: origin checks, body gate,
     /// metrics, store-backed sessions) against a bare rmcp server serving the same tool.
     Http(HttpBenchArgs),
+    /// Agents: spawn time and memory per idle agent, and task throughput through the scripted
+    /// executor, each against a raw tokio baseline (task + bounded mpsc mailbox).
+    Agents(AgentsBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Http(args) => http::run(args),
+        BenchCommand::Agents(args) => agents::run(args),
     }
 }

@@ -47,10 +47,7 @@ async fn bad_input_gets_clear_errors() {
     let err = rt.spawn(bad).await.unwrap_err();
     assert!(err.to_string().contains("limits.mailbox"), "{err}");
     let mut llm = spec("x", &[], 0, 0);
-    llm.executor = mcpflow_model::ExecutorSpec::Anthropic {
-        model: "m".into(),
-        api_key_env: None,
-    };
+    llm.executor = mcpflow_model::ExecutorSpec::McpSampling { max_tokens: 10 };
     assert!(matches!(
         rt.spawn(llm).await.unwrap_err(),
         Error::Executor(_)

@@ -5,7 +5,10 @@
 //! the agent runtime owns retries, timeouts and cancellation (it drops the future), so an
 //! executor only has to do one attempt well.
 //!
-//! Executors here: [`Scripted`] (deterministic, for tests, demos and benchmarks). The MCP
+//! Executors here: [`Scripted`] (deterministic, for tests, demos and benchmarks),
+//! [`OpenAiCompatible`] (OpenAI, vLLM, Ollama, llama.cpp) and [`Anthropic`] (the Messages
+//! API), both streaming over server-sent events with tool use; [`build`] makes one from an
+//! agent's spec. API keys are [`ApiKey`]s: read from the environment, never printed. The MCP
 //! sampling executor lives in the server crate, the only one that speaks MCP, and is injected.
 //!
 //! ```
@@ -20,13 +23,23 @@
 
 #![warn(missing_docs)]
 
+mod anthropic;
 mod error;
+mod http;
 mod job;
+mod openai;
 mod scripted;
+mod secret;
+mod spec;
+pub mod sse;
 
+pub use anthropic::Anthropic;
 pub use error::ExecError;
 pub use job::{Job, Reply, ToolCall, ToolSpec, Usage};
+pub use openai::OpenAiCompatible;
 pub use scripted::Scripted;
+pub use secret::ApiKey;
+pub use spec::build;
 
 use async_trait::async_trait;
 

@@ -30,28 +30,64 @@ pub enum ExecutorSpec {
         fail_every: u32,
     },
     /// An OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+    #[serde(rename = "openai_compatible", alias = "open_ai_compatible")]
     OpenAiCompatible {
-        /// Base URL, e.g. `https://api.openai.com/v1`.
+        /// Base URL, e.g. `https://api.openai.com/v1` (the client appends `/chat/completions`).
         base_url: String,
         /// Model name.
         model: String,
-        /// Name of the environment variable holding the API key (never the key itself).
+        /// Name of the environment variable holding the API key (never the key itself); none
+        /// sends no `Authorization` header (local servers).
         #[serde(default)]
         api_key_env: Option<String>,
+        /// Token budget per reply (`max_tokens`); none leaves it to the server.
+        #[serde(default)]
+        max_tokens: Option<u32>,
+        /// Stream the reply (server-sent events), reporting text as it arrives.
+        #[serde(default = "yes")]
+        stream: bool,
     },
     /// The Anthropic Messages API.
     Anthropic {
+        /// Base URL; the client appends `/v1/messages`.
+        #[serde(default = "anthropic_base_url")]
+        base_url: String,
         /// Model name.
         model: String,
-        /// Name of the environment variable holding the API key (never the key itself).
+        /// Name of the environment variable holding the API key (never the key itself);
+        /// `ANTHROPIC_API_KEY` when absent.
         #[serde(default)]
         api_key_env: Option<String>,
+        /// Token budget per reply (required by the API).
+        #[serde(default = "default_max_tokens")]
+        max_tokens: u32,
+        /// Stream the reply (server-sent events), reporting text as it arrives.
+        #[serde(default = "yes")]
+        stream: bool,
     },
     /// Ask the connected MCP client to run the model (sampling).
     McpSampling {
         /// Token budget per reply.
         max_tokens: u32,
     },
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The Anthropic API's address.
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
+fn anthropic_base_url() -> String {
+    ANTHROPIC_BASE_URL.to_owned()
+}
+
+/// Token budget per reply when a spec does not say.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+fn default_max_tokens() -> u32 {
+    DEFAULT_MAX_TOKENS
 }
 
 /// Resource bounds of one agent.
@@ -297,27 +333,44 @@ impl AgentSpec {
             }
             _ => Ok(()),
         };
+        let url = |field: &str, url: &str| {
+            if url.starts_with("http://") || url.starts_with("https://") {
+                Ok(())
+            } else {
+                Err(invalid(field, "must be an http:// or https:// URL"))
+            }
+        };
         match &self.executor {
             ExecutorSpec::Scripted { .. } => Ok(()),
             ExecutorSpec::OpenAiCompatible {
                 base_url,
                 model,
                 api_key_env,
+                max_tokens,
+                ..
             } => {
-                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-                    return Err(invalid(
-                        "executor.base_url",
-                        "must be an http:// or https:// URL",
-                    ));
-                }
+                url("executor.base_url", base_url)?;
                 if model.trim().is_empty() {
                     return Err(invalid("executor.model", "must not be empty"));
+                }
+                if *max_tokens == Some(0) {
+                    return Err(invalid("executor.max_tokens", "must be at least 1"));
                 }
                 env_name("executor.api_key_env", api_key_env)
             }
-            ExecutorSpec::Anthropic { model, api_key_env } => {
+            ExecutorSpec::Anthropic {
+                base_url,
+                model,
+                api_key_env,
+                max_tokens,
+                ..
+            } => {
+                url("executor.base_url", base_url)?;
                 if model.trim().is_empty() {
                     return Err(invalid("executor.model", "must not be empty"));
+                }
+                if *max_tokens == 0 {
+                    return Err(invalid("executor.max_tokens", "must be at least 1"));
                 }
                 env_name("executor.api_key_env", api_key_env)
             }
@@ -388,6 +441,8 @@ mod tests {
                         base_url: "ftp://x".into(),
                         model: "m".into(),
                         api_key_env: None,
+                        max_tokens: None,
+                        stream: true,
                     }
                 }),
                 "executor.base_url",
@@ -395,11 +450,23 @@ mod tests {
             (
                 Box::new(|s| {
                     s.executor = ExecutorSpec::Anthropic {
+                        base_url: ANTHROPIC_BASE_URL.into(),
                         model: "claude".into(),
                         api_key_env: Some("sk-ant-secret".into()),
+                        max_tokens: 100,
+                        stream: true,
                     }
                 }),
                 "executor.api_key_env",
+            ),
+            (
+                Box::new(|s| {
+                    s.executor = serde_json::from_value(
+                        serde_json::json!({ "kind": "anthropic", "model": "m", "max_tokens": 0 }),
+                    )
+                    .unwrap()
+                }),
+                "executor.max_tokens",
             ),
             (
                 Box::new(|s| s.executor = ExecutorSpec::McpSampling { max_tokens: 0 }),
@@ -412,6 +479,41 @@ mod tests {
             let err = s.validate().unwrap_err();
             assert_eq!(err.field, field, "{err}");
         }
+    }
+
+    #[test]
+    fn llm_executors_parse_with_defaults() {
+        let openai: ExecutorSpec = serde_json::from_value(serde_json::json!({
+            "kind": "openai_compatible", "base_url": "http://127.0.0.1:11434/v1", "model": "llama3"
+        }))
+        .unwrap();
+        assert_eq!(
+            openai,
+            ExecutorSpec::OpenAiCompatible {
+                base_url: "http://127.0.0.1:11434/v1".into(),
+                model: "llama3".into(),
+                api_key_env: None,
+                max_tokens: None,
+                stream: true,
+            }
+        );
+        let anthropic: ExecutorSpec =
+            serde_json::from_value(serde_json::json!({ "kind": "anthropic", "model": "claude" }))
+                .unwrap();
+        assert_eq!(
+            anthropic,
+            ExecutorSpec::Anthropic {
+                base_url: ANTHROPIC_BASE_URL.into(),
+                model: "claude".into(),
+                api_key_env: None,
+                max_tokens: DEFAULT_MAX_TOKENS,
+                stream: true,
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&openai).unwrap()["kind"],
+            "openai_compatible"
+        );
     }
 
     #[test]

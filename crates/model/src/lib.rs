@@ -22,7 +22,8 @@ mod task;
 mod time;
 
 pub use agent::{
-    AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus, ExecutorSpec, MAX_CAPABILITIES,
+    ANTHROPIC_BASE_URL, AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus,
+    DEFAULT_MAX_TOKENS, ExecutorSpec, MAX_CAPABILITIES,
     MAX_LABEL_LEN, MAX_MAILBOX, RestartPolicy, SpecError, new_agent_id,
 };
 pub use event::Event;

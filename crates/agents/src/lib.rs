@@ -37,4 +37,4 @@ pub use agent::{AgentInfo, Health, Mailbox};
 pub use error::Error;
 pub use events::{RuntimeEvent, RuntimeStats};
 pub use registry::AgentFilter;
-pub use runtime::{ExecutorFactory, Page, Runtime, RuntimeConfig, scripted_only};
+pub use runtime::{ExecutorFactory, Page, Runtime, RuntimeConfig, standard_executors};

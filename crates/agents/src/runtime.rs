@@ -25,22 +25,11 @@ use crate::tasks::TaskEntry;
 pub type ExecutorFactory =
     Arc<dyn Fn(&AgentSpec) -> Result<Arc<dyn Executor>, String> + Send + Sync>;
 
-/// A factory that builds only scripted executors, refusing the others with a clear reason.
-pub fn scripted_only() -> ExecutorFactory {
-    Arc::new(|spec: &AgentSpec| match &spec.executor {
-        mcpflow_model::ExecutorSpec::Scripted {
-            reply,
-            delay_ms,
-            fail_every,
-        } => Ok(Arc::new(mcpflow_executors::Scripted::new(
-            reply.clone(),
-            *delay_ms,
-            *fail_every,
-        )) as Arc<dyn Executor>),
-        other => Err(format!(
-            "this runtime was built with scripted executors only; {other:?} is not available"
-        )),
-    })
+/// The factory for every executor that needs no MCP connection: scripted, OpenAI-compatible
+/// and Anthropic ([`mcpflow_executors::build`]). MCP sampling is refused with a reason; the
+/// server wraps this factory to provide it.
+pub fn standard_executors() -> ExecutorFactory {
+    Arc::new(|spec: &AgentSpec| mcpflow_executors::build(&spec.executor))
 }
 
 /// How the runtime behaves.
@@ -108,10 +97,10 @@ fn bump(counter: &AtomicU64) {
 ///
 /// ```no_run
 /// # async fn demo(store: mcpflow_store::DynStore) -> Result<(), mcpflow_agents::Error> {
-/// use mcpflow_agents::{Runtime, RuntimeConfig, scripted_only};
+/// use mcpflow_agents::{Runtime, RuntimeConfig, standard_executors};
 /// use mcpflow_model::{AgentLimits, AgentSpec, ExecutorSpec, RestartPolicy, TaskSpec};
 ///
-/// let rt = Runtime::start(RuntimeConfig::new("node-a"), store, scripted_only()).await?;
+/// let rt = Runtime::start(RuntimeConfig::new("node-a"), store, standard_executors()).await?;
 /// let agent = rt
 ///     .spawn(AgentSpec {
 ///         name: "echo".into(),

@@ -69,6 +69,7 @@ async fn attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: Arc<TaskEntry>) {
         )),
         tools: Vec::new(),
         attempt: record.attempts,
+        origin: record.spec.origin.clone(),
     };
     let timeout = Duration::from_millis(
         record
@@ -144,7 +145,9 @@ fn failed_attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: &Arc<TaskEntry>, er
         {
             rt.counters.retries.fetch_add(1, Ordering::Relaxed);
             rt.task_event(task);
-            let delay = rt.config.retry_backoff * 2u32.pow((record.attempts - 1).min(5));
+            let backoff = rt.config.retry_backoff * 2u32.pow((record.attempts - 1).min(5));
+            // A provider that names a time (Retry-After) knows better than our backoff.
+            let delay = backoff.max(error.retry_after().unwrap_or_default());
             let (rt, task) = (rt.clone(), task.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;

@@ -12,7 +12,7 @@
 
 use clap::Args;
 use hdrhistogram::Histogram;
-use mcpflow_agents::{Runtime, RuntimeConfig, scripted_only};
+use mcpflow_agents::{Runtime, RuntimeConfig, standard_executors};
 use mcpflow_model::{AgentLimits, AgentSpec, ExecutorSpec, RestartPolicy, TaskSpec};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -152,7 +152,7 @@ fn spec(i: usize) -> AgentSpec {
 async fn runtime(dir: &tempfile::TempDir) -> anyhow::Result<Runtime> {
     let url = mcpflow_store::StoreUrl::parse(dir.path().join("bench.db").to_str().unwrap_or(""))?;
     let store = mcpflow_store::open(&url).await?;
-    Ok(Runtime::start(RuntimeConfig::new("bench"), store, scripted_only()).await?)
+    Ok(Runtime::start(RuntimeConfig::new("bench"), store, standard_executors()).await?)
 }
 
 enum Msg {

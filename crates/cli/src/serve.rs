@@ -1,9 +1,11 @@
 //! `mcpflow serve`.
 
 use clap::Args;
+use mcpflow_agents::ExecutorFactory;
 use mcpflow_node::Node;
 use mcpflow_server::http::HttpServer;
 use mcpflow_server::mcp::{Catalog, McpState};
+use mcpflow_server::sampling::SamplingBridge;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,18 +64,20 @@ pub fn run(config: Config, args: ServeArgs) -> anyhow::Result<ExitCode> {
         mcpflow_server::telemetry::prometheus();
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
-        let catalog = catalog(args.conformance);
+        let sampling = SamplingBridge::new();
+        let catalog = catalog(args.conformance, &sampling);
+        let executors = sampling.executors();
         if args.stdio {
-            serve_stdio(config, catalog, shutdown).await
+            serve_stdio(config, catalog, executors, shutdown).await
         } else {
-            serve_http(config, catalog, shutdown).await
+            serve_http(config, catalog, executors, shutdown).await
         }
     })
 }
 
-fn catalog(conformance: bool) -> Catalog {
+fn catalog(conformance: bool, sampling: &SamplingBridge) -> Catalog {
     let mut catalog = Catalog::new();
-    mcpflow_server::node_catalog::register(&mut catalog);
+    mcpflow_server::node_catalog::register(&mut catalog, sampling);
     if conformance {
         mcpflow_server::conformance::register(&mut catalog);
         tracing::info!("conformance fixtures registered");
@@ -84,9 +88,10 @@ fn catalog(conformance: bool) -> Catalog {
 async fn serve_stdio(
     config: Config,
     catalog: Catalog,
+    executors: ExecutorFactory,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let node = Node::open(config.node()).await?;
+    let node = Node::open_with(config.node(), executors).await?;
     let state = McpState::new(node.clone(), catalog);
     let exit = mcpflow_server::stdio::serve(
         state,
@@ -105,6 +110,7 @@ async fn serve_stdio(
 async fn serve_http(
     config: Config,
     catalog: Catalog,
+    executors: ExecutorFactory,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let server = HttpServer::bind(config.http.clone()).await?;
@@ -112,7 +118,7 @@ async fn serve_http(
     let ready = server.ready_handle();
     let serving = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, "listening: MCP at http://{addr}/mcp and ws://{addr}/ws");
-    let node = match Node::open(config.node()).await {
+    let node = match Node::open_with(config.node(), executors).await {
         Ok(node) => node,
         Err(e) => {
             shutdown.cancel();

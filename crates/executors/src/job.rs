@@ -19,6 +19,10 @@ pub struct Job {
     pub tools: Vec<ToolSpec>,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// Who submitted the task ([`mcpflow_model::TaskSpec::origin`]): lets an executor reach back
+    /// to them, as MCP sampling does.
+    #[serde(default)]
+    pub origin: Option<String>,
 }
 
 impl Job {
@@ -35,6 +39,7 @@ impl Job {
             system: None,
             tools: Vec::new(),
             attempt: 1,
+            origin: None,
         }
     }
 }

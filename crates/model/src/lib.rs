@@ -23,8 +23,8 @@ mod time;
 
 pub use agent::{
     ANTHROPIC_BASE_URL, AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus,
-    DEFAULT_MAX_TOKENS, ExecutorSpec, MAX_CAPABILITIES,
-    MAX_LABEL_LEN, MAX_MAILBOX, RestartPolicy, SpecError, new_agent_id,
+    DEFAULT_MAX_TOKENS, ExecutorSpec, MAX_CAPABILITIES, MAX_LABEL_LEN, MAX_MAILBOX, RestartPolicy,
+    SpecError, new_agent_id,
 };
 pub use event::Event;
 pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};

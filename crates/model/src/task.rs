@@ -97,6 +97,10 @@ pub struct TaskSpec {
     /// Per-attempt time limit (default: the agent's `limits.task_timeout_ms`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// Who submitted it, as the interface it came through names them (e.g. the MCP request that
+    /// can answer an MCP-sampling agent's model calls). Set by that interface, never by callers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl TaskSpec {
@@ -108,6 +112,7 @@ impl TaskSpec {
             agent: None,
             max_attempts: None,
             timeout_ms: None,
+            origin: None,
         }
     }
 

@@ -67,7 +67,7 @@ impl Node {
     /// and re-queueing its unfinished tasks). Agents get scripted executors only; use
     /// [`Node::open_with`] to supply the executor factory.
     pub async fn open(config: NodeConfig) -> Result<Self, Error> {
-        Self::open_with(config, mcpflow_agents::scripted_only()).await
+        Self::open_with(config, mcpflow_agents::standard_executors()).await
     }
 
     /// [`Node::open`], with the factory that builds agents' executors.

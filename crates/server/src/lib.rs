@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod http;
 pub mod mcp;
 pub mod node_catalog;
+pub mod sampling;
 pub mod stdio;
 pub mod telemetry;
 

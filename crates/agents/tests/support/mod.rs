@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use mcpflow_agents::{Runtime, RuntimeConfig, scripted_only};
+use mcpflow_agents::{Runtime, RuntimeConfig, standard_executors};
 use mcpflow_model::{AgentLimits, AgentSpec, ExecutorSpec, RestartPolicy};
 use mcpflow_store::{DynStore, StoreUrl};
 use std::time::Duration;
@@ -21,7 +21,7 @@ pub fn config() -> RuntimeConfig {
 }
 
 pub async fn runtime(store: DynStore) -> Runtime {
-    Runtime::start(config(), store, scripted_only())
+    Runtime::start(config(), store, standard_executors())
         .await
         .unwrap()
 }

@@ -106,6 +106,11 @@ impl Cx {
         })
     }
 
+    /// Whether the client declared the sampling capability.
+    pub fn client_can_sample(&self) -> bool {
+        self.client_can(|c| c.sampling.is_some())
+    }
+
     fn client_can(&self, check: impl Fn(&rmcp::model::ClientCapabilities) -> bool) -> bool {
         self.request()
             .client_capabilities()

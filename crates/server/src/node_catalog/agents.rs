@@ -18,11 +18,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::mcp::{Catalog, Cx, ResourceRead, TaskMode, ToolCall};
+use crate::sampling::{Route, SamplingBridge};
 
-/// Adds the agent and task entries to `catalog`.
-pub fn register(catalog: &mut Catalog) {
+/// Adds the agent and task entries to `catalog`; MCP-sampling agents reach the submitting
+/// client through `sampling`.
+pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agent_tools(catalog);
-    task_tools(catalog);
+    task_tools(catalog, sampling);
     resources(catalog);
 }
 
@@ -93,10 +95,12 @@ fn agent_spec_schema() -> Value {
                     {
                         "type": "object",
                         "properties": {
-                            "kind": { "const": "open_ai_compatible" },
-                            "base_url": { "type": "string", "pattern": "^https?://" },
+                            "kind": { "const": "openai_compatible" },
+                            "base_url": { "type": "string", "pattern": "^https?://", "description": "e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama)" },
                             "model": { "type": "string", "minLength": 1 },
-                            "api_key_env": { "type": "string", "pattern": "^[A-Z0-9_]+$", "description": "Name of the environment variable holding the key" }
+                            "api_key_env": { "type": "string", "pattern": "^[A-Z0-9_]+$", "description": "Name of the environment variable holding the key (none: no Authorization header)" },
+                            "max_tokens": { "type": "integer", "minimum": 1 },
+                            "stream": { "type": "boolean", "default": true, "description": "Stream the reply, reporting text as task progress" }
                         },
                         "required": ["kind", "base_url", "model"], "additionalProperties": false
                     },
@@ -104,8 +108,11 @@ fn agent_spec_schema() -> Value {
                         "type": "object",
                         "properties": {
                             "kind": { "const": "anthropic" },
+                            "base_url": { "type": "string", "pattern": "^https?://", "default": mcpflow_model::ANTHROPIC_BASE_URL },
                             "model": { "type": "string", "minLength": 1 },
-                            "api_key_env": { "type": "string", "pattern": "^[A-Z0-9_]+$" }
+                            "api_key_env": { "type": "string", "pattern": "^[A-Z0-9_]+$", "default": "ANTHROPIC_API_KEY" },
+                            "max_tokens": { "type": "integer", "minimum": 1, "default": mcpflow_model::DEFAULT_MAX_TOKENS },
+                            "stream": { "type": "boolean", "default": true }
                         },
                         "required": ["kind", "model"], "additionalProperties": false
                     },
@@ -316,7 +323,8 @@ struct TaskListArgs {
     limit: Option<u32>,
 }
 
-fn task_tools(catalog: &mut Catalog) {
+fn task_tools(catalog: &mut Catalog, sampling: &SamplingBridge) {
+    let sampling = sampling.clone();
     catalog.add_task_tool(
         Tool::new(
             "task_submit",
@@ -339,28 +347,44 @@ fn task_tools(catalog: &mut Catalog) {
             })),
         ),
         TaskMode::Optional,
-        |call: ToolCall| async move {
-            let a: SubmitArgs = match args(&call, "task_submit") {
-                Ok(a) => a,
-                Err(e) => return refuse(e),
-            };
-            let spec = TaskSpec {
-                input: a.input,
-                capabilities: a.capabilities,
-                agent: a.agent,
-                max_attempts: a.max_attempts,
-                timeout_ms: a.timeout_ms,
-            };
-            let agents = call.cx.node().agents();
-            let task = match agents.submit(spec).await {
-                Ok(t) => t,
-                Err(e) => return runtime_error(e),
-            };
-            if !(a.wait || call.cx.is_task()) {
-                return structured(&task);
+        move |call: ToolCall| {
+            let sampling = sampling.clone();
+            async move {
+                let a: SubmitArgs = match args(&call, "task_submit") {
+                    Ok(a) => a,
+                    Err(e) => return refuse(e),
+                };
+                // A client that can sample may serve as the model of MCP-sampling agents.
+                let origin = call
+                    .cx
+                    .client_can_sample()
+                    .then(|| format!("mcp-request-{}", uuid::Uuid::now_v7()));
+                let route = origin
+                    .clone()
+                    .map(|origin| sampling.open(origin, call.cx.clone()));
+                let spec = TaskSpec {
+                    input: a.input,
+                    capabilities: a.capabilities,
+                    agent: a.agent,
+                    max_attempts: a.max_attempts,
+                    timeout_ms: a.timeout_ms,
+                    origin,
+                };
+                let agents = call.cx.node().agents();
+                let task = match agents.submit(spec).await {
+                    Ok(t) => t,
+                    Err(e) => return runtime_error(e),
+                };
+                if !(a.wait || call.cx.is_task()) {
+                    if let Some(route) = route {
+                        close_when_final(agents.clone(), task.id.clone(), route);
+                    }
+                    return structured(&task);
+                }
+                let done = follow(&call.cx, &task.id).await?;
+                drop(route);
+                outcome(done)
             }
-            let done = follow(&call.cx, &task.id).await?;
-            outcome(done)
         },
     );
     catalog.add_tool(
@@ -490,6 +514,20 @@ fn task_tools(catalog: &mut Catalog) {
 /// Waits for a task to end, reporting its state changes and streamed output as progress.
 /// If the MCP request is cancelled (`notifications/cancelled`, or `tasks/cancel` of the MCP
 /// task), the mcpflow task is cancelled too.
+/// Keeps a sampling route open until the task ends.
+fn close_when_final(agents: mcpflow_agents::Runtime, id: String, route: Route) {
+    tokio::spawn(async move {
+        if let Some(mut states) = agents.watch_task(&id) {
+            while !states.borrow_and_update().is_final() {
+                if states.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+        drop(route);
+    });
+}
+
 async fn follow(cx: &Cx, id: &str) -> Result<TaskRecord, McpError> {
     let agents = cx.node().agents();
     let mut output = agents.events();

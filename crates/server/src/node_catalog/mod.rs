@@ -7,15 +7,17 @@ use rmcp::model::{
 use serde_json::json;
 
 use crate::mcp::{Catalog, ResourceRead, ToolCall};
+use crate::sampling::SamplingBridge;
 
 mod agents;
 
 /// URI of the node status resource.
 pub const STATUS_URI: &str = "mcpflow://node/status";
 
-/// Adds the node's entries to `catalog`.
-pub fn register(catalog: &mut Catalog) {
-    agents::register(catalog);
+/// Adds the node's entries to `catalog`. `sampling` must be the bridge whose
+/// [`SamplingBridge::executors`] the node was opened with.
+pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
+    agents::register(catalog, sampling);
     catalog.add_tool(
         Tool::new(
             "node_status",

@@ -42,9 +42,12 @@ impl TestServer {
         let data = tempfile::tempdir().unwrap();
         let server = HttpServer::bind(config).await.unwrap();
         let addr = server.local_addr().unwrap();
-        let node = Node::open(NodeConfig::new(data.path())).await.unwrap();
+        let sampling = mcpflow_server::sampling::SamplingBridge::new();
+        let node = Node::open_with(NodeConfig::new(data.path()), sampling.executors())
+            .await
+            .unwrap();
         let mut catalog = Catalog::new();
-        mcpflow_server::node_catalog::register(&mut catalog);
+        mcpflow_server::node_catalog::register(&mut catalog, &sampling);
         mcpflow_server::conformance::register(&mut catalog);
         let state = McpState::new(node.clone(), catalog);
         let ready = server.ready_handle();

@@ -28,7 +28,7 @@ pub enum AgentCommand {
     /// Spawn an agent from a JSON spec (a file, or - for stdin), or from flags for a scripted one.
     Spawn {
         /// JSON agent spec (as agent_spawn takes it); `-` reads stdin.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "role", "capability", "reply"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "role", "capability", "reply", "executor"])]
         spec: Option<PathBuf>,
         /// Name (scripted agent from flags).
         #[arg(long, requires = "role")]
@@ -42,6 +42,10 @@ pub enum AgentCommand {
         /// Scripted reply (`{input}` is replaced by the task input).
         #[arg(long, default_value = "done: {input}")]
         reply: String,
+        /// The executor as JSON instead of a scripted one, e.g.
+        /// `{"kind":"openai_compatible","base_url":"http://127.0.0.1:11434/v1","model":"llama3.2"}`.
+        #[arg(long, value_name = "JSON")]
+        executor: Option<String>,
     },
     /// List agents.
     List {
@@ -141,14 +145,23 @@ impl AgentCommand {
                 role: Some(role),
                 capability,
                 reply,
+                executor,
                 ..
-            } => (
-                "agent_spawn",
-                json!({
-                    "name": name, "role": role, "capabilities": capability,
-                    "executor": { "kind": "scripted", "reply": reply }
-                }),
-            ),
+            } => {
+                let executor = match executor {
+                    Some(json) => {
+                        serde_json::from_str::<Value>(&json).context("--executor is not JSON")?
+                    }
+                    None => json!({ "kind": "scripted", "reply": reply }),
+                };
+                (
+                    "agent_spawn",
+                    json!({
+                        "name": name, "role": role, "capabilities": capability,
+                        "executor": executor
+                    }),
+                )
+            }
             AgentCommand::Spawn { .. } => {
                 anyhow::bail!(
                     "give --spec FILE, or --name and --role (see `mcpflow agent spawn --help`)"

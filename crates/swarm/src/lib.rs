@@ -1,0 +1,30 @@
+//! Swarm coordination for mcpflow: topologies, reliable routing, failure detection,
+//! consensus and leader election.
+//!
+//! The core is a set of deterministic, sans-IO state machines: they take inputs and a time
+//! (`Duration` since an arbitrary start) and return outputs. No clock, socket or task is
+//! touched inside, so [`sim`] can drive them through a faulty network from a seed, and the
+//! tokio [`runtime`] drives the same code for real use.
+//!
+//! ```
+//! use mcpflow_swarm::{AgentId, SwarmId, Topology, TopologyKind};
+//!
+//! let mut ring = Topology::new(SwarmId(1), TopologyKind::Ring).unwrap();
+//! for i in 0..6 {
+//!     ring.add(AgentId(i)).unwrap();
+//! }
+//! assert_eq!(ring.shortest_path(AgentId(0), AgentId(4)).unwrap().len(), 3); // 0, 5, 4
+//! assert_eq!(ring.disjoint_paths(AgentId(0), AgentId(3), 3).unwrap().len(), 2);
+//! ring.remove(AgentId(5)).unwrap(); // the ring closes the gap
+//! assert!(ring.has_edge(AgentId(4), AgentId(0)));
+//! ```
+
+mod error;
+mod id;
+mod paths;
+mod topology;
+
+pub use error::{Error, Result};
+pub use id::{AgentId, Edge, MsgId, SwarmId};
+pub use paths::path_edges;
+pub use topology::{Repair, Topology, TopologyKind, TopologyView};

@@ -20,11 +20,16 @@
 //! ```
 
 mod error;
+mod frame;
 mod id;
 mod paths;
+mod router;
+pub mod sim;
 mod topology;
 
 pub use error::{Error, Result};
+pub use frame::{Body, Frame, Packet, Route, Tree};
 pub use id::{AgentId, Edge, MsgId, SwarmId};
 pub use paths::path_edges;
+pub use router::{Delivered, LossReason, LossReport, Output, Router, RouterConfig, RouterStats};
 pub use topology::{Repair, Topology, TopologyKind, TopologyView};

@@ -19,6 +19,9 @@
 //! assert!(ring.has_edge(AgentId(4), AgentId(0)));
 //! ```
 
+mod consensus;
+mod credential;
+mod election;
 mod error;
 mod frame;
 mod id;
@@ -27,6 +30,9 @@ mod router;
 pub mod sim;
 mod topology;
 
+pub use consensus::{Ballot, Consensus, Decision, Outcome, Proposal, Quorum};
+pub use credential::{Credential, Keyring, VoteTag};
+pub use election::{ElectionConfig, ElectionMsg, ElectionNode, Role};
 pub use error::{Error, Result};
 pub use frame::{Body, Frame, Packet, Route, Tree};
 pub use id::{AgentId, Edge, MsgId, SwarmId};

@@ -21,6 +21,7 @@
 
 mod consensus;
 mod credential;
+mod detector;
 mod election;
 mod error;
 mod frame;
@@ -28,14 +29,17 @@ mod id;
 mod paths;
 mod router;
 pub mod sim;
+mod swarm;
 mod topology;
 
 pub use consensus::{Ballot, Consensus, Decision, Outcome, Proposal, Quorum};
 pub use credential::{Credential, Keyring, VoteTag};
+pub use detector::{Detection, DetectorConfig, FailureDetector};
 pub use election::{ElectionConfig, ElectionMsg, ElectionNode, Role};
 pub use error::{Error, Result};
 pub use frame::{Body, Frame, Packet, Route, Tree};
 pub use id::{AgentId, Edge, MsgId, SwarmId};
 pub use paths::path_edges;
 pub use router::{Delivered, LossReason, LossReport, Output, Router, RouterConfig, RouterStats};
+pub use swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 pub use topology::{Repair, Topology, TopologyKind, TopologyView};

@@ -51,6 +51,14 @@ pub enum Error {
         /// Its capacity.
         capacity: usize,
     },
+    /// The target's mailbox is full: its owner is not reading. Retry later.
+    #[error("the mailbox of {agent} holds {capacity} unread messages; retry once it reads some")]
+    MailboxFull {
+        /// The member whose mailbox is full.
+        agent: AgentId,
+        /// Mailbox capacity.
+        capacity: usize,
+    },
     /// A router or detector setting is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -320,7 +320,11 @@ impl Router {
             });
             return Ok(id);
         }
-        let hops: Arc<[AgentId]> = topo.shortest_path(from, to)?.into();
+        let hops: Arc<[AgentId]> = if topo.has_edge(from, to) {
+            Arc::from(&[from, to][..])
+        } else {
+            topo.shortest_path(from, to)?.into()
+        };
         self.has_room(from, hops[1])?;
         let id = self.next_id(from);
         self.stats.sent += 1;

@@ -122,7 +122,7 @@ impl Sink {
     fn got(&self, payload: &[u8]) {
         let n = self.delivered.fetch_add(1, Ordering::Relaxed);
         // Sample one in 16 so the lock stays cold.
-        if n % 16 == 0
+        if n.is_multiple_of(16)
             && let Ok(b) = <[u8; 8]>::try_from(payload)
         {
             let sent = u64::from_le_bytes(b);

@@ -4,7 +4,20 @@
 //! The core is a set of deterministic, sans-IO state machines: they take inputs and a time
 //! (`Duration` since an arbitrary start) and return outputs. No clock, socket or task is
 //! touched inside, so [`sim`] can drive them through a faulty network from a seed, and the
-//! tokio [`runtime`] drives the same code for real use.
+//! tokio runtime ([`SwarmHandle`]) drives the same code for real use.
+//!
+//! - [`Topology`]: mesh, ring, star, hierarchical; join, leave with self-repair ([`Repair`]),
+//!   neighbours, edges, shortest paths, up to three edge-disjoint paths.
+//! - [`Router`]: `send` and `broadcast` along the topology; a bounded FIFO queue per edge,
+//!   batched cumulative acks, retries with exponential backoff, reroute over an edge-disjoint
+//!   path, loss reports to the leader; each message reaches each target exactly once or is
+//!   reported lost.
+//! - [`FailureDetector`]: heartbeats; suspected after 3 missed, removed after 4 (defaults).
+//! - [`Consensus`]: proposals with quorum policies and deadlines, votes signed with the
+//!   member's [`Credential`] (HMAC-SHA256 key issued at join).
+//! - [`ElectionNode`]: leader election by Raft's rules (terms, one vote per term, majority).
+//! - [`Swarm`] keeps all of these consistent for one swarm and emits [`SwarmEvent`]s;
+//!   [`Coordinator`] holds swarms by id; [`SwarmHandle`] runs them on tokio.
 //!
 //! ```
 //! use mcpflow_swarm::{AgentId, SwarmId, Topology, TopologyKind};

@@ -27,8 +27,8 @@ impl Topology {
             TopologyKind::Ring => {
                 let order = self.members();
                 let n = order.len();
-                let pa = order.iter().position(|x| *x == a).unwrap_or(0);
-                let pb = order.iter().position(|x| *x == b).unwrap_or(0);
+                let pa = self.position(a).unwrap_or(0);
+                let pb = self.position(b).unwrap_or(0);
                 let cw = (pb + n - pa) % n;
                 let (steps, forward) = if cw <= n - cw {
                     (cw, true)

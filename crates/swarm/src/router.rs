@@ -631,19 +631,26 @@ impl Router {
 
     fn deliver(&mut self, topo: &Topology, at: AgentId, packet: &Packet) {
         let _ = topo;
-        let delivered = match self.records.get_mut(&packet.id) {
-            Some(Record::Unicast { target, .. }) if *target == at => {
-                self.records.remove(&packet.id);
-                Some(false)
-            }
-            Some(Record::Broadcast { pending, .. }) if pending.contains(&at) => {
-                pending.remove(&at);
-                if pending.is_empty() {
-                    self.records.remove(&packet.id);
+        use std::collections::hash_map::Entry;
+        let delivered = match self.records.entry(packet.id) {
+            Entry::Occupied(e) => match e.get() {
+                Record::Unicast { target, .. } if *target == at => {
+                    e.remove();
+                    Some(false)
                 }
-                Some(true)
-            }
-            _ => None,
+                Record::Broadcast { pending, .. } if pending.contains(&at) => {
+                    let mut e = e;
+                    if let Record::Broadcast { pending, .. } = e.get_mut() {
+                        pending.remove(&at);
+                        if pending.is_empty() {
+                            e.remove();
+                        }
+                    }
+                    Some(true)
+                }
+                _ => None,
+            },
+            Entry::Vacant(_) => None,
         };
         match delivered {
             Some(broadcast) => {

@@ -127,6 +127,11 @@ impl Topology {
         self.order.is_empty()
     }
 
+    /// Index of `a` in join order (ring order for a ring).
+    pub(crate) fn position(&self, a: AgentId) -> Option<usize> {
+        self.pos.get(&a).copied()
+    }
+
     /// Whether `a` is a member.
     pub fn contains(&self, a: AgentId) -> bool {
         self.pos.contains_key(&a)

@@ -7,11 +7,13 @@
 mod agents;
 mod http;
 mod load;
+mod swarm;
 
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
 pub use http::HttpBenchArgs;
+pub use swarm::SwarmBenchArgs;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -22,6 +24,9 @@ pub enum BenchCommand {
     /// Agents: spawn time and memory per idle agent, and task throughput through the scripted
     /// executor, each against a raw tokio baseline (task + bounded mpsc mailbox).
     Agents(AgentsBenchArgs),
+    /// Swarm messaging: routed, acknowledged messages/s and delivery latency per topology at
+    /// 100 and 10k members, against raw tokio mpsc delivery.
+    Swarm(SwarmBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -29,5 +34,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Http(args) => http::run(args),
         BenchCommand::Agents(args) => agents::run(args),
+        BenchCommand::Swarm(args) => swarm::run(args),
     }
 }

@@ -1,0 +1,97 @@
+//! What travels between members: data frames on an edge, and the acknowledgements that
+//! come back. The router produces and consumes these; a network (real or simulated) carries
+//! them and may drop, delay, duplicate or reorder them.
+
+use crate::id::{AgentId, MsgId};
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One hop of one message: sent by `from` to its neighbour `to`.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Sending end of the edge.
+    pub from: AgentId,
+    /// Receiving end of the edge.
+    pub to: AgentId,
+    /// Incarnation of the edge's queue: frames of an older queue (before a member left and
+    /// rejoined) are recognised and dropped.
+    pub epoch: u64,
+    /// Data or acknowledgement.
+    pub body: Body,
+}
+
+/// The content of a frame.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A message on the edge.
+    Data {
+        /// Position in the edge's FIFO queue.
+        seq: u64,
+        /// The sender's oldest unfinished position: anything below was acknowledged or given
+        /// up (and rerouted), so the receiver stops waiting for it.
+        floor: u64,
+        /// The message.
+        packet: Packet,
+    },
+    /// Cumulative acknowledgement: every position below `upto` was received. One ack covers
+    /// every frame that arrived on the edge since the last one (acks are batched per edge).
+    Ack {
+        /// First position not yet received in order.
+        upto: u64,
+    },
+}
+
+/// A message as it travels.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    /// Origin and origin sequence number: the receiver's de-duplication key.
+    pub id: MsgId,
+    /// The bytes the origin sent.
+    pub payload: Bytes,
+    /// When the origin sent it (for latency).
+    pub sent_at: Duration,
+    /// How it travels.
+    pub route: Route,
+}
+
+/// How a packet travels.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Source-routed point to point: `hops[at]` is the member receiving this hop and the last
+    /// hop is the target. `attempt` counts routes tried (0 = first).
+    Path {
+        /// The whole route, origin first.
+        hops: Arc<[AgentId]>,
+        /// Index of the receiving hop.
+        at: u32,
+        /// Which route attempt this copy belongs to.
+        attempt: u8,
+    },
+    /// Broadcast along a spanning tree fixed when it was sent.
+    Tree(Arc<Tree>),
+}
+
+/// A broadcast's spanning tree: who forwards to whom.
+#[derive(Debug)]
+pub struct Tree {
+    pub(crate) children: crate::id::Map<AgentId, Vec<AgentId>>,
+}
+
+impl Tree {
+    /// Where `at` forwards the broadcast.
+    pub fn children(&self, at: AgentId) -> &[AgentId] {
+        self.children.get(&at).map_or(&[], Vec::as_slice)
+    }
+
+    /// `at` and everything below it.
+    pub fn subtree(&self, at: AgentId) -> Vec<AgentId> {
+        let mut out = vec![at];
+        let mut i = 0;
+        while i < out.len() {
+            out.extend_from_slice(self.children(out[i]));
+            i += 1;
+        }
+        out
+    }
+}

@@ -1,0 +1,390 @@
+//! The tokio runtime: one task owns every swarm and drives the sans-IO core with real time.
+//!
+//! Calls arrive over a bounded mpsc channel and are handled in batches; frames between
+//! members of this process go straight back into the router (the in-process network), with
+//! acknowledgements batched per edge per batch of work. Each member reads its mail from a
+//! bounded mpsc mailbox; swarm events go out on a broadcast channel.
+
+use crate::consensus::{Ballot, Outcome, Proposal, Quorum};
+use crate::credential::Credential;
+use crate::error::{Error, Result};
+use crate::id::{AgentId, Map, MsgId, SwarmId};
+use crate::router::{Delivered, LossReport, Output};
+use crate::swarm::{Coordinator, SwarmConfig, SwarmEvent};
+use crate::topology::{Repair, TopologyView};
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::Instant;
+
+/// Runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// How often retries, heartbeats and deadlines are checked.
+    pub tick: Duration,
+    /// Unread messages a member's mailbox holds.
+    pub mailbox: usize,
+    /// Calls queued to the runtime task before callers wait.
+    pub commands: usize,
+    /// Events kept for slow subscribers (they skip the oldest beyond this).
+    pub events: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_millis(50),
+            mailbox: 1024,
+            commands: 4096,
+            events: 1024,
+        }
+    }
+}
+
+/// What lands in a member's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mail {
+    /// A message for this member.
+    Message(Delivered),
+    /// This member leads the swarm and a message was lost.
+    Loss(LossReport),
+}
+
+/// A member's side of the swarm: its credential and its mailbox.
+#[derive(Debug)]
+pub struct Member {
+    /// The swarm.
+    pub swarm: SwarmId,
+    /// Its id.
+    pub id: AgentId,
+    /// Signs its votes.
+    pub credential: Credential,
+    /// Its mail.
+    pub mailbox: mpsc::Receiver<Mail>,
+}
+
+type Job = Box<dyn FnOnce(&mut Core, Duration) + Send>;
+
+struct Core {
+    coord: Coordinator,
+    cfg: RuntimeConfig,
+    mailboxes: Map<(SwarmId, AgentId), mpsc::Sender<Mail>>,
+    overflow: Map<(SwarmId, AgentId), VecDeque<Mail>>,
+    events: broadcast::Sender<(SwarmId, SwarmEvent)>,
+}
+
+impl Core {
+    fn mail(&mut self, key: (SwarmId, AgentId), mail: Mail) {
+        if let Some(q) = self.overflow.get_mut(&key) {
+            q.push_back(mail);
+            return;
+        }
+        let Some(tx) = self.mailboxes.get(&key) else {
+            return; // the member left while the message was on its way
+        };
+        match tx.try_send(mail) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                self.overflow.entry(key).or_default().push_back(m);
+            }
+            // The member dropped its mailbox: it reads nothing more.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn retry_overflow(&mut self) {
+        let mut done = Vec::new();
+        for (key, q) in self.overflow.iter_mut() {
+            let Some(tx) = self.mailboxes.get(key) else {
+                done.push(*key);
+                continue;
+            };
+            while let Some(m) = q.pop_front() {
+                match tx.try_send(m) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(m)) => {
+                        q.push_front(m);
+                        break;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => q.clear(),
+                }
+            }
+            if q.is_empty() {
+                done.push(*key);
+            }
+        }
+        for k in done {
+            self.overflow.remove(&k);
+        }
+    }
+
+    fn room_for(&self, swarm: SwarmId, to: AgentId) -> Result<()> {
+        match self.overflow.get(&(swarm, to)) {
+            Some(q) if q.len() >= self.cfg.mailbox => Err(Error::MailboxFull {
+                agent: to,
+                capacity: self.cfg.mailbox,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs every swarm's in-process network until quiet: frames go back in, acks are
+    /// flushed once per round, deliveries go to mailboxes.
+    fn pump(&mut self, now: Duration) {
+        let ids = self.coord.ids();
+        let mut frames = Vec::new();
+        let mut mails = Vec::new();
+        for sid in ids {
+            let Ok(swarm) = self.coord.swarm_mut(sid) else {
+                continue;
+            };
+            loop {
+                swarm.flush_acks();
+                for o in swarm.drain_outputs() {
+                    match o {
+                        Output::Transmit(f) => frames.push(f),
+                        Output::Deliver { to, message } => mails.push((to, Mail::Message(message))),
+                        Output::Lost(r) => {
+                            if let Some(l) = r.leader {
+                                mails.push((l, Mail::Loss(r)));
+                            }
+                        }
+                    }
+                }
+                if frames.is_empty() {
+                    break;
+                }
+                for f in frames.drain(..) {
+                    swarm.on_frame(f, now);
+                }
+            }
+            let events: Vec<_> = swarm.drain_events().collect();
+            for (to, m) in mails.drain(..) {
+                self.mail((sid, to), m);
+            }
+            for e in events {
+                if let SwarmEvent::Removed(r) = &e {
+                    self.mailboxes.remove(&(sid, r.removed));
+                    self.overflow.remove(&(sid, r.removed));
+                }
+                let _ = self.events.send((sid, e));
+            }
+        }
+        self.retry_overflow();
+    }
+}
+
+/// A handle to the runtime; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SwarmHandle {
+    tx: mpsc::Sender<Job>,
+    events: broadcast::Sender<(SwarmId, SwarmEvent)>,
+}
+
+impl SwarmHandle {
+    /// Starts the runtime task on the current tokio runtime.
+    pub fn start(cfg: RuntimeConfig) -> (SwarmHandle, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Job>(cfg.commands.max(1));
+        let (events, _) = broadcast::channel(cfg.events.max(1));
+        let tick = cfg.tick;
+        let mut core = Core {
+            coord: Coordinator::new(),
+            cfg,
+            mailboxes: Map::default(),
+            overflow: Map::default(),
+            events: events.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let start = Instant::now();
+            let mut ticker = tokio::time::interval(tick);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut jobs = Vec::with_capacity(256);
+            loop {
+                tokio::select! {
+                    n = rx.recv_many(&mut jobs, 256) => {
+                        if n == 0 {
+                            break;
+                        }
+                        let now = start.elapsed();
+                        for job in jobs.drain(..) {
+                            job(&mut core, now);
+                        }
+                        core.pump(now);
+                    }
+                    _ = ticker.tick() => {
+                        let now = start.elapsed();
+                        for s in core.coord.swarms_mut() {
+                            s.tick(now);
+                        }
+                        core.pump(now);
+                    }
+                }
+            }
+        });
+        (SwarmHandle { tx, events }, task)
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core, Duration) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Box::new(move |core, now| {
+                let _ = tx.send(f(core, now));
+            }))
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// Swarm events (joins, suspicions, removals with their repair, leader changes,
+    /// decisions), for every swarm.
+    pub fn subscribe(&self) -> broadcast::Receiver<(SwarmId, SwarmEvent)> {
+        self.events.subscribe()
+    }
+
+    /// Creates an empty swarm.
+    pub async fn create_swarm(&self, cfg: SwarmConfig) -> Result<SwarmId> {
+        self.call(move |c, now| Ok(c.coord.create_swarm(cfg, &[], now)?.0))
+            .await
+    }
+
+    /// Removes a swarm and closes its members' mailboxes.
+    pub async fn dissolve(&self, swarm: SwarmId) -> Result<()> {
+        self.call(move |c, _| {
+            c.coord.dissolve(swarm)?;
+            c.mailboxes.retain(|(s, _), _| *s != swarm);
+            c.overflow.retain(|(s, _), _| *s != swarm);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Adds `agent` to `swarm`; returns its credential and mailbox.
+    pub async fn join(&self, swarm: SwarmId, agent: AgentId) -> Result<Member> {
+        self.call(move |c, now| {
+            let credential = c.coord.swarm_mut(swarm)?.join(agent, now)?;
+            let (tx, mailbox) = mpsc::channel(c.cfg.mailbox.max(1));
+            c.mailboxes.insert((swarm, agent), tx);
+            Ok(Member {
+                swarm,
+                id: agent,
+                credential,
+                mailbox,
+            })
+        })
+        .await
+    }
+
+    /// Removes `agent` from `swarm` (the topology repairs itself).
+    pub async fn leave(&self, swarm: SwarmId, agent: AgentId) -> Result<Repair> {
+        self.call(move |c, now| c.coord.swarm_mut(swarm)?.leave(agent, now))
+            .await
+    }
+
+    /// A heartbeat from `agent`.
+    pub async fn heartbeat(&self, swarm: SwarmId, agent: AgentId) -> Result<()> {
+        self.call(move |c, now| c.coord.swarm_mut(swarm)?.heartbeat(agent, now))
+            .await
+    }
+
+    /// Sends one message.
+    pub async fn send(
+        &self,
+        swarm: SwarmId,
+        from: AgentId,
+        to: AgentId,
+        payload: Bytes,
+    ) -> Result<MsgId> {
+        self.call(move |c, now| {
+            c.room_for(swarm, to)?;
+            c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
+        })
+        .await
+    }
+
+    /// Sends many messages in one call (one trip to the runtime task); one result each.
+    pub async fn send_many(
+        &self,
+        swarm: SwarmId,
+        messages: Vec<(AgentId, AgentId, Bytes)>,
+    ) -> Result<Vec<Result<MsgId>>> {
+        self.call(move |c, now| {
+            c.coord.swarm(swarm)?;
+            Ok(messages
+                .into_iter()
+                .map(|(from, to, payload)| {
+                    c.room_for(swarm, to)?;
+                    c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Broadcasts from `from` to every other member.
+    pub async fn broadcast(&self, swarm: SwarmId, from: AgentId, payload: Bytes) -> Result<MsgId> {
+        self.call(move |c, now| c.coord.swarm_mut(swarm)?.broadcast(from, payload, now))
+            .await
+    }
+
+    /// Nodes, edges and leader.
+    pub async fn topology(&self, swarm: SwarmId) -> Result<TopologyView> {
+        self.call(move |c, _| Ok(c.coord.swarm(swarm)?.topology().view()))
+            .await
+    }
+
+    /// Up to `redundancy` edge-disjoint paths from `a` to `b`, shortest first.
+    pub async fn paths(
+        &self,
+        swarm: SwarmId,
+        a: AgentId,
+        b: AgentId,
+        redundancy: u8,
+    ) -> Result<Vec<Vec<AgentId>>> {
+        self.call(move |c, _| {
+            c.coord
+                .swarm(swarm)?
+                .topology()
+                .disjoint_paths(a, b, redundancy)
+        })
+        .await
+    }
+
+    /// Opens a proposal closing `open_for` from now.
+    pub async fn propose(
+        &self,
+        swarm: SwarmId,
+        proposer: AgentId,
+        subject: String,
+        quorum: Quorum,
+        open_for: Duration,
+    ) -> Result<u64> {
+        self.call(move |c, now| {
+            c.coord
+                .swarm_mut(swarm)?
+                .propose(proposer, subject, quorum, now + open_for, now)
+        })
+        .await
+    }
+
+    /// Casts a signed vote.
+    pub async fn vote(&self, swarm: SwarmId, ballot: Ballot) -> Result<Option<Outcome>> {
+        self.call(move |c, now| c.coord.swarm_mut(swarm)?.vote(&ballot, now))
+            .await
+    }
+
+    /// A proposal and its result.
+    pub async fn proposal(&self, swarm: SwarmId, id: u64) -> Result<Proposal> {
+        self.call(move |c, _| c.coord.swarm(swarm)?.proposal(id).cloned())
+            .await
+    }
+
+    /// Records an election winner as the swarm's leader.
+    pub async fn set_leader(&self, swarm: SwarmId, leader: AgentId) -> Result<()> {
+        self.call(move |c, _| c.coord.swarm_mut(swarm)?.set_leader(leader))
+            .await
+    }
+}

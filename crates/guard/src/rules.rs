@@ -1,0 +1,395 @@
+//! The declarative rules layer: keywords (one Aho-Corasick automaton) and regular expressions
+//! (one `RegexSet`) loaded from a TOML file, matched against normalised views.
+//!
+//! A rule file is a list of `[[rule]]` tables:
+//!
+//! ```toml
+//! [[rule]]
+//! id = "override.ignore_previous"     # unique, shown in findings
+//! category = "prompt_injection"       # one of the five categories
+//! weight = 0.9                        # evidence weight in 0..=1
+//! keywords = ["ignore all previous instructions"]   # matched on word boundaries
+//! patterns = ['''\b(ignore|disregard)\b.{0,40}\binstructions\b''']
+//! channels = ["tool_output", "memory"]  # optional: only in these channels
+//! min_count = 1                        # optional: fire only with this many matches
+//! ```
+//!
+//! Keywords and patterns are matched against the *normalised* text: lower case, NFKC,
+//! look-alikes and diacritics folded, whitespace collapsed to one space (or one `\n`). Write
+//! them that way. Patterns use the `regex` crate's syntax.
+
+use crate::normalize::Normalized;
+use crate::types::{Category, Channel};
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::{Regex, RegexSet};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The rules shipped with mcpflow, compiled in.
+pub const DEFAULT_RULES: &str = include_str!("../rules/default.toml");
+
+/// Why a rules file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// The file could not be read.
+    #[error("cannot read rules file {path}: {source}")]
+    Io {
+        /// The path given.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys.
+    #[error("rules file is not valid: {0} (see the format in the mcpflow-guard rules docs)")]
+    Toml(#[from] toml::de::Error),
+    /// A rule is inconsistent.
+    #[error("rule `{id}`: {reason}")]
+    Invalid {
+        /// The rule id (or its position when the id is empty).
+        id: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A pattern does not compile.
+    #[error("rule `{id}`: pattern does not compile: {source}")]
+    Regex {
+        /// The rule id.
+        id: String,
+        /// The regex error.
+        source: Box<regex::Error>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default, rename = "rule")]
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    category: Category,
+    weight: f32,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    channels: Vec<Channel>,
+    #[serde(default)]
+    min_count: Option<usize>,
+}
+
+/// One compiled rule's metadata.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique id.
+    pub id: String,
+    /// The category it counts towards.
+    pub category: Category,
+    /// Evidence weight, `0..=1`.
+    pub weight: f32,
+    /// What it looks for, for humans.
+    pub description: Option<String>,
+    channels: Vec<Channel>,
+    min_count: usize,
+}
+
+impl Rule {
+    fn applies(&self, channel: Channel) -> bool {
+        self.channels.is_empty() || self.channels.contains(&channel)
+    }
+}
+
+/// A rule match on a view: byte offsets into that view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleHit {
+    /// Index into [`RuleSet::rules`].
+    pub rule: usize,
+    /// Start in the view.
+    pub start: usize,
+    /// End in the view.
+    pub end: usize,
+}
+
+/// Compiled rules. Build once (it is `Send + Sync`) and share.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    keywords: Option<AhoCorasick>,
+    keyword_rule: Vec<usize>,
+    keyword_bounded: Vec<(bool, bool)>,
+    set: RegexSet,
+    set_rule: Vec<usize>,
+    regexes: Vec<Regex>,
+}
+
+/// Most hits reported per rule and view: evidence, not an exhaustive list.
+const MAX_HITS_PER_RULE: usize = 8;
+
+impl RuleSet {
+    /// The built-in rules.
+    pub fn default_rules() -> Result<Self, RulesError> {
+        Self::from_toml(DEFAULT_RULES)
+    }
+
+    /// Loads and compiles a rules file.
+    pub fn from_path(path: &Path) -> Result<Self, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// Compiles rules from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, RulesError> {
+        let file: RuleFile = toml::from_str(text)?;
+        let mut rules = Vec::with_capacity(file.rules.len());
+        let mut kw_patterns = Vec::new();
+        let mut keyword_rule = Vec::new();
+        let mut keyword_bounded = Vec::new();
+        let mut set_patterns = Vec::new();
+        let mut set_rule = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (pos, spec) in file.rules.into_iter().enumerate() {
+            let id = if spec.id.trim().is_empty() {
+                return Err(RulesError::Invalid {
+                    id: format!("#{}", pos + 1),
+                    reason: "empty id: give every rule a unique `id`".into(),
+                });
+            } else {
+                spec.id.clone()
+            };
+            let invalid = |reason: &str| RulesError::Invalid {
+                id: id.clone(),
+                reason: reason.into(),
+            };
+            if !seen.insert(id.clone()) {
+                return Err(invalid("duplicate id: ids must be unique"));
+            }
+            if !(spec.weight > 0.0 && spec.weight <= 1.0) {
+                return Err(invalid("weight must be in (0, 1]"));
+            }
+            if spec.keywords.is_empty() && spec.patterns.is_empty() {
+                return Err(invalid("needs at least one of `keywords` or `patterns`"));
+            }
+            if spec.min_count == Some(0) {
+                return Err(invalid("min_count must be at least 1"));
+            }
+            let index = rules.len();
+            for kw in &spec.keywords {
+                // Keywords go through the same normalisation as the text they will meet.
+                let norm = Normalized::new(kw);
+                let k = norm.main.as_str().to_string();
+                if k.is_empty() {
+                    return Err(invalid("empty keyword"));
+                }
+                let bounded = (
+                    k.starts_with(|c: char| c.is_ascii_alphanumeric()),
+                    k.ends_with(|c: char| c.is_ascii_alphanumeric()),
+                );
+                kw_patterns.push(k);
+                keyword_rule.push(index);
+                keyword_bounded.push(bounded);
+            }
+            for p in &spec.patterns {
+                if let Err(e) = Regex::new(p) {
+                    return Err(RulesError::Regex {
+                        id: id.clone(),
+                        source: Box::new(e),
+                    });
+                }
+                set_patterns.push(p.clone());
+                set_rule.push(index);
+            }
+            rules.push(Rule {
+                id,
+                category: spec.category,
+                weight: spec.weight,
+                description: spec.description,
+                channels: spec.channels,
+                min_count: spec.min_count.unwrap_or(1),
+            });
+        }
+        let keywords = if kw_patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&kw_patterns)
+                    .map_err(|e| RulesError::Invalid {
+                        id: "keywords".into(),
+                        reason: format!("keyword automaton: {e}"),
+                    })?,
+            )
+        };
+        let set = RegexSet::new(&set_patterns).map_err(|e| RulesError::Regex {
+            id: "regex set".into(),
+            source: Box::new(e),
+        })?;
+        let regexes = set_patterns
+            .iter()
+            .map(|p| Regex::new(p))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RulesError::Regex {
+                id: "regex".into(),
+                source: Box::new(e),
+            })?;
+        Ok(RuleSet {
+            rules,
+            keywords,
+            keyword_rule,
+            keyword_bounded,
+            set,
+            set_rule,
+            regexes,
+        })
+    }
+
+    /// The compiled rules' metadata.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Matches every rule that applies to `channel` against `view`. Hits carry view offsets.
+    pub fn scan(&self, view: &str, channel: Channel) -> Vec<RuleHit> {
+        let mut hits = Vec::new();
+        let mut per_rule = vec![0usize; self.rules.len()];
+        let bytes = view.as_bytes();
+        if let Some(ac) = &self.keywords {
+            for m in ac.find_overlapping_iter(view) {
+                let p = m.pattern().as_usize();
+                let rule = self.keyword_rule[p];
+                if !self.rules[rule].applies(channel) || per_rule[rule] >= MAX_HITS_PER_RULE {
+                    continue;
+                }
+                let (left, right) = self.keyword_bounded[p];
+                let word = |b: u8| b.is_ascii_alphanumeric();
+                if left && m.start() > 0 && word(bytes[m.start() - 1]) {
+                    continue;
+                }
+                if right && m.end() < bytes.len() && word(bytes[m.end()]) {
+                    continue;
+                }
+                per_rule[rule] += 1;
+                hits.push(RuleHit {
+                    rule,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+        for p in self.set.matches(view).iter() {
+            let rule = self.set_rule[p];
+            if !self.rules[rule].applies(channel) {
+                continue;
+            }
+            for m in self.regexes[p].find_iter(view) {
+                if per_rule[rule] >= MAX_HITS_PER_RULE {
+                    break;
+                }
+                if m.start() == m.end() {
+                    continue;
+                }
+                per_rule[rule] += 1;
+                hits.push(RuleHit {
+                    rule,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+        }
+        // Rules that need several matches (fake dialogue turns, repeated tokens) drop out
+        // when they have fewer.
+        hits.retain(|h| per_rule[h.rule] >= self.rules[h.rule].min_count);
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_compile() {
+        let rules = RuleSet::default_rules().expect("default rules compile");
+        assert!(rules.len() > 20);
+    }
+
+    #[test]
+    fn keywords_respect_word_boundaries_and_channels() {
+        let rules = RuleSet::from_toml(
+            r#"
+            [[rule]]
+            id = "k"
+            category = "jailbreak"
+            weight = 0.5
+            keywords = ["DAN"]
+            [[rule]]
+            id = "t"
+            category = "prompt_injection"
+            weight = 0.5
+            keywords = ["note to the ai"]
+            channels = ["tool_output"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(rules.scan("you are dan now", Channel::User).len(), 1);
+        assert!(rules.scan("dance", Channel::User).is_empty());
+        assert!(rules.scan("a note to the ai", Channel::User).is_empty());
+        assert_eq!(rules.scan("a note to the ai", Channel::ToolOutput).len(), 1);
+    }
+
+    #[test]
+    fn min_count_and_patterns() {
+        let rules = RuleSet::from_toml(
+            r#"
+            [[rule]]
+            id = "turns"
+            category = "prompt_injection"
+            weight = 0.5
+            patterns = ['(?m)^q:']
+            min_count = 2
+            "#,
+        )
+        .unwrap();
+        assert!(rules.scan("q: one", Channel::User).is_empty());
+        assert_eq!(rules.scan("q: one\nq: two", Channel::User).len(), 2);
+    }
+
+    #[test]
+    fn bad_files_name_the_rule() {
+        let err = |t: &str| RuleSet::from_toml(t).unwrap_err().to_string();
+        assert!(
+            err("[[rule]]\nid='a'\ncategory='jailbreak'\nweight=2.0\nkeywords=['x']")
+                .contains("`a`")
+        );
+        assert!(err("[[rule]]\nid='b'\ncategory='jailbreak'\nweight=0.5").contains("keywords"));
+        assert!(
+            err("[[rule]]\nid='c'\ncategory='jailbreak'\nweight=0.5\npatterns=['(']")
+                .contains("`c`")
+        );
+        assert!(
+            err("[[rule]]\nid='d'\ncategory='nope'\nweight=0.5\nkeywords=['x']")
+                .contains("not valid")
+        );
+        assert!(err("[[rule]]\nid='e'\ncategory='jailbreak'\nweight=0.5\nkeywords=['x']\n[[rule]]\nid='e'\ncategory='jailbreak'\nweight=0.5\nkeywords=['y']").contains("duplicate"));
+    }
+}

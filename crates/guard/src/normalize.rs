@@ -342,13 +342,19 @@ fn homoglyph(c: char) -> Option<char> {
     })
 }
 
-/// Folds a Latin letter with diacritics to its ASCII base (`é` → `e`).
+/// Folds a Latin, Greek or Cyrillic letter with diacritics to its base letter (`é` → `e`,
+/// `ή` → `η`). Other scripts keep their marks: there they are part of the spelling.
 fn strip_diacritic(c: char) -> Option<char> {
-    if !('\u{00C0}'..='\u{024F}').contains(&c) {
+    let in_scope = matches!(c,
+        '\u{00C0}'..='\u{024F}' | '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}'
+        | '\u{0400}'..='\u{04FF}' | '\u{1E00}'..='\u{1EFF}');
+    if !in_scope {
         return None;
     }
-    let base = std::iter::once(c).nfd().next()?;
-    base.is_ascii_alphabetic().then_some(base)
+    let mut parts = std::iter::once(c).nfd();
+    let base = parts.next()?;
+    let only_marks = parts.all(|m| ('\u{0300}'..='\u{036F}').contains(&m));
+    (base != c && base.is_alphabetic() && only_marks).then_some(base)
 }
 
 /// Curly quotes and apostrophes to straight ones, so `don’t` matches `don't`.

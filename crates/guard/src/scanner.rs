@@ -2,6 +2,7 @@
 //! the PII recognisers, combine evidence per category, decide.
 
 use crate::config::GuardConfig;
+use aho_corasick::AhoCorasick;
 use crate::decode::{self, Decoder};
 use crate::normalize::{Normalized, View};
 use crate::pii::{PiiKind, PiiMatch, PiiScanner};
@@ -57,6 +58,7 @@ pub struct Guard {
     rules: RuleSet,
     pii: PiiScanner,
     decoder: Decoder,
+    probe: CaesarProbe,
     semantic: Option<Arc<dyn SemanticLayer>>,
 }
 
@@ -64,6 +66,65 @@ pub struct Guard {
 const CIPHER_HINTS: &[&str] = &[
     "rot13", "rot-13", "rot 13", "caesar", "cipher", "shift of", "shifted",
 ];
+
+/// Words whose shifted forms betray a Caesar-enciphered instruction without any hint: the
+/// probe looks for them under every shift in one automaton pass.
+const CIPHER_PROBE_WORDS: &[&str] = &[
+    "ignore", "previous", "instructions", "disregard", "forget", "password", "secret", "system",
+    "prompt", "reveal", "state", "the", "and", "that", "you", "your", "what", "is",
+];
+
+/// Finds which Caesar shifts turn the text into English-looking words.
+#[derive(Debug)]
+struct CaesarProbe {
+    automaton: AhoCorasick,
+    /// For each automaton pattern: (shift, word index).
+    patterns: Vec<(u8, usize)>,
+}
+
+impl CaesarProbe {
+    fn new() -> Self {
+        let mut words = Vec::new();
+        let mut patterns = Vec::new();
+        for shift in 1..26u8 {
+            for (i, w) in CIPHER_PROBE_WORDS.iter().enumerate() {
+                // Enciphering shifts forward; `decode::caesar` shifts back.
+                words.push(decode::caesar(w, 26 - shift));
+                patterns.push((shift, i));
+            }
+        }
+        let automaton = AhoCorasick::new(&words).expect("probe words build an automaton");
+        CaesarProbe {
+            automaton,
+            patterns,
+        }
+    }
+
+    /// Shifts under which at least three distinct probe words (one of them five letters or
+    /// more) appear as whole words.
+    fn shifts(&self, view: &str) -> Vec<u8> {
+        let bytes = view.as_bytes();
+        let mut seen: Vec<Vec<usize>> = vec![Vec::new(); 26];
+        for m in self.automaton.find_overlapping_iter(view) {
+            let whole = (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphabetic())
+                && (m.end() == bytes.len() || !bytes[m.end()].is_ascii_alphabetic());
+            if !whole {
+                continue;
+            }
+            let (shift, word) = self.patterns[m.pattern().as_usize()];
+            let slot = &mut seen[usize::from(shift)];
+            if !slot.contains(&word) {
+                slot.push(word);
+            }
+        }
+        (1..26u8)
+            .filter(|&s| {
+                let words = &seen[usize::from(s)];
+                words.len() >= 3 && words.iter().any(|&w| CIPHER_PROBE_WORDS[w].len() >= 5)
+            })
+            .collect()
+    }
+}
 
 impl Guard {
     /// A guard with the built-in rules and default configuration.
@@ -83,6 +144,7 @@ impl Guard {
             rules,
             pii: PiiScanner::new(),
             decoder: Decoder::new(),
+            probe: CaesarProbe::new(),
             semantic: None,
         })
     }
@@ -222,7 +284,15 @@ impl Guard {
                 } else {
                     format!("obfuscation.encoded_text.{}", d.encoding)
                 },
-                weight: if hidden_instructions { 0.6 } else { 0.3 },
+                // Readable sentences hidden in an encoding are smuggling even when no rule
+                // recognises what they say.
+                weight: if hidden_instructions {
+                    0.6
+                } else if d.text.split_whitespace().count() >= 2 {
+                    0.5
+                } else {
+                    0.3
+                },
                 start: d.start,
                 end: d.end,
                 layer: Layer::Decoded,
@@ -236,14 +306,17 @@ impl Guard {
         }
     }
 
-    /// Tries Caesar shifts when the text talks about ciphers; only strong rule hits count,
-    /// because a shifted text is mostly noise.
+    /// Tries Caesar shifts: all of them when the text talks about ciphers, otherwise those the
+    /// probe finds English words under. Only strong rule hits count: a shifted text is mostly
+    /// noise.
     fn caesar_findings(&self, norm: &Normalized, channel: Channel, out: &mut Vec<Finding>) {
         let view = norm.main.as_str();
-        if !CIPHER_HINTS.iter().any(|h| view.contains(h)) {
-            return;
-        }
-        for shift in 1..26u8 {
+        let shifts: Vec<u8> = if CIPHER_HINTS.iter().any(|h| view.contains(h)) {
+            (1..26).collect()
+        } else {
+            self.probe.shifts(view)
+        };
+        for shift in shifts {
             let shifted = decode::caesar(view, shift);
             for hit in self.rules.scan(&shifted, channel) {
                 let rule = &self.rules.rules()[hit.rule];

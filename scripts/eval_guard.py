@@ -27,6 +27,7 @@ PII_TYPES = {
 }
 ATTACK_CATEGORIES = {"prompt_injection", "jailbreak", "memory_poisoning", "privilege_escalation"}
 WARN = 0.5  # default warn threshold of every attack category (GuardConfig::default)
+COMBINED_WARN = 0.6  # GuardConfig::default().combined.warn
 
 
 def write_jsonl(path, rows):
@@ -126,7 +127,7 @@ def main():
         # Per-line reports for the breakdowns (same scanner; flagged = attack category >= warn).
         outs = [json.loads(l) for l in run(binary, [], path).splitlines()]
         by_id = {o["id"]: o for o in outs}
-        flagged = lambda o: any(s >= WARN for c, s in o["categories"].items() if c in ATTACK_CATEGORIES)
+        flagged = lambda o: o["attack_score"] >= COMBINED_WARN or any(s >= WARN for c, s in o["categories"].items() if c in ATTACK_CATEGORIES)
         per_variant = defaultdict(lambda: [0, 0])
         for i, a in atk:
             key = (a["injection_type"], a["injection_variant"])

@@ -84,6 +84,10 @@ impl Default for ChannelFactors {
 pub struct GuardConfig {
     /// Per-category thresholds.
     pub thresholds: CategoryThresholds,
+    /// Thresholds for all attack evidence together (every category but PII, each rule once):
+    /// weak signals of different kinds — a persona plus a dictated answer — add up. Set higher
+    /// than the per-category ones because it asks for corroboration.
+    pub combined: Thresholds,
     /// Per-channel factors for injection, jailbreak and poisoning evidence.
     pub channel_factors: ChannelFactors,
     /// A rules file to use instead of the built-in rules.
@@ -103,6 +107,10 @@ impl Default for GuardConfig {
     fn default() -> Self {
         GuardConfig {
             thresholds: CategoryThresholds::default(),
+            combined: Thresholds {
+                warn: 0.6,
+                block: 0.9,
+            },
             channel_factors: ChannelFactors::default(),
             rules_path: None,
             pii: true,
@@ -125,6 +133,13 @@ impl GuardConfig {
                     t.warn, t.block
                 ));
             }
+        }
+        let t = self.combined;
+        if !(0.0..=1.0).contains(&t.warn) || !(0.0..=1.0).contains(&t.block) || t.warn > t.block {
+            return Err(format!(
+                "combined: need 0 <= warn <= block <= 1, got warn {} block {}",
+                t.warn, t.block
+            ));
         }
         for (name, f) in [
             ("tool_output", self.channel_factors.tool_output),

@@ -120,6 +120,7 @@ pub fn report_json(id: &Value, text: &str, report: &Report) -> Value {
         "id": id,
         "verdict": report.verdict.as_str(),
         "score": round(report.score),
+        "attack_score": round(report.attack_score),
         "categories": categories,
         "spans": spans,
     })

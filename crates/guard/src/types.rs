@@ -147,8 +147,10 @@ pub struct Finding {
 pub struct Report {
     /// The decision.
     pub verdict: Verdict,
-    /// The highest category score, in `0..=1`.
+    /// The highest of the category scores and the attack score, in `0..=1`.
     pub score: f32,
+    /// All attack evidence together (every category but PII, each rule once), in `0..=1`.
+    pub attack_score: f32,
     /// Per-category scores, only categories with a score above zero, highest first.
     pub categories: Vec<(Category, f32)>,
     /// The evidence, ordered by start offset.

@@ -150,7 +150,7 @@ impl PiiScanner {
                 r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,24}\b",
             ),
             phone: re(
-                r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{1,4}\)[ .-]?|\b)\d{1,5}(?:[ .-]\d{1,5}){0,5}(?: ?(?:x|ext\.?) ?\d{1,5})?\b",
+                r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?|\(\d{1,4}\)[ .-]?|\b)\d{1,12}(?:[ .-]\d{1,10}){0,5}(?: ?(?:x|ext\.?) ?\d{1,5})?\b",
             ),
             ipv4: re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"),
             ipv6: re(r"(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}"),
@@ -222,7 +222,8 @@ impl PiiScanner {
             }
         }
         for m in self.card.find_iter(view) {
-            if card_shape(m.as_str()) {
+            // After a `+` it is an international phone number.
+            if card_shape(m.as_str()) && !view[..m.start()].ends_with('+') {
                 view_hits.push((PiiKind::CreditCard, m.start(), m.end()));
             }
         }
@@ -387,9 +388,11 @@ fn phone_ok(view: &str, start: usize, end: usize) -> bool {
 
 fn looks_like_date(s: &str) -> bool {
     let g: Vec<&str> = s.split(['-', '/', '.', ' ']).collect();
+    let n = |x: &str| x.parse::<u32>().unwrap_or(99);
+    let md = |m: &str, d: &str| (1..=12).contains(&n(m)) && (1..=31).contains(&n(d));
     match g.as_slice() {
-        [y, m, d, ..] if y.len() == 4 && m.len() <= 2 && d.len() <= 2 => true,
-        [d, m, y, ..] if d.len() <= 2 && m.len() <= 2 && y.len() == 4 => true,
+        [y, m, d, ..] if y.len() == 4 && m.len() <= 2 && d.len() <= 2 => md(m, d),
+        [d, m, y, ..] if d.len() <= 2 && m.len() <= 2 && y.len() == 4 => md(m, d) || md(d, m),
         _ => false,
     }
 }
@@ -484,6 +487,22 @@ mod tests {
         );
         assert!(kinds("the street 6750 Koskikatu 25 Apt. 864").is_empty());
         assert!(kinds("born 1978-04-13 in town").is_empty());
+        assert_eq!(
+            kinds("Phone: 0490 75 40 81"),
+            vec![(PiiKind::Phone, "0490 75 40 81")]
+        );
+        assert_eq!(
+            kinds("call 5403926876"),
+            vec![(PiiKind::Phone, "5403926876")]
+        );
+        assert_eq!(
+            kinds("at +447700677662"),
+            vec![(PiiKind::Phone, "+447700677662")]
+        );
+        assert_eq!(
+            kinds("fax 0961-7596216"),
+            vec![(PiiKind::Phone, "0961-7596216")]
+        );
     }
 
     #[test]

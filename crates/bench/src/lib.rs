@@ -5,12 +5,14 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod guard;
 mod http;
 mod load;
 
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 
 /// The benchmarks.
@@ -22,6 +24,9 @@ pub enum BenchCommand {
     /// Agents: spawn time and memory per idle agent, and task throughput through the scripted
     /// executor, each against a raw tokio baseline (task + bounded mpsc mailbox).
     Agents(AgentsBenchArgs),
+    /// Security gate: per-KB latency of the rules path (and with PII) on one core, against
+    /// memchr and an Aho-Corasick-only keyword scan over the same texts.
+    Guard(GuardBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -29,5 +34,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Http(args) => http::run(args),
         BenchCommand::Agents(args) => agents::run(args),
+        BenchCommand::Guard(args) => guard::run(args),
     }
 }

@@ -47,7 +47,10 @@ impl Default for Decoder {
 impl Decoder {
     /// Compiles the candidate patterns.
     pub fn new() -> Self {
-        let re = |p: &str| Regex::new(p).expect("built-in decode pattern compiles");
+        let re = |p: &str| {
+            Regex::new(&crate::rules::ascii_word_boundaries(p))
+                .expect("built-in decode pattern compiles")
+        };
         Decoder {
             base64: re(r"[A-Za-z0-9+/_-]{16,}={0,2}"),
             hex: re(r"\b(?:[0-9a-fA-F]{2}[ :,-]?){8,}"),

@@ -16,7 +16,10 @@
 //!
 //! Keywords and patterns are matched against the *normalised* text: lower case, NFKC,
 //! look-alikes and diacritics folded, whitespace collapsed to one space (or one `\n`). Write
-//! them that way. Patterns use the `regex` crate's syntax.
+//! them that way. Patterns use the `regex` crate's syntax, with one change: `\b` means an
+//! *ASCII* word boundary (it is rewritten to `(?-u:\b)`), because a Unicode word boundary
+//! makes the regex engine fall back to its slowest matcher on any non-ASCII text. Around words
+//! in other scripts, leave `\b` out.
 
 use crate::normalize::Normalized;
 use crate::types::{Category, Channel};
@@ -121,6 +124,7 @@ pub struct RuleHit {
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    keyword_list: Vec<String>,
     keywords: Option<AhoCorasick>,
     keyword_rule: Vec<usize>,
     keyword_bounded: Vec<(bool, bool)>,
@@ -199,6 +203,7 @@ impl RuleSet {
                 keyword_bounded.push(bounded);
             }
             for p in &spec.patterns {
+                let p = &ascii_word_boundaries(p);
                 if let Err(e) = Regex::new(p) {
                     return Err(RulesError::Regex {
                         id: id.clone(),
@@ -230,10 +235,14 @@ impl RuleSet {
                     })?,
             )
         };
-        let set = RegexSet::new(&set_patterns).map_err(|e| RulesError::Regex {
-            id: "regex set".into(),
-            source: Box::new(e),
-        })?;
+        let set = regex::RegexSetBuilder::new(&set_patterns)
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RulesError::Regex {
+                id: "regex set".into(),
+                source: Box::new(e),
+            })?;
         let regexes = set_patterns
             .iter()
             .map(|p| Regex::new(p))
@@ -244,6 +253,7 @@ impl RuleSet {
             })?;
         Ok(RuleSet {
             rules,
+            keyword_list: kw_patterns,
             keywords,
             keyword_rule,
             keyword_bounded,
@@ -256,6 +266,12 @@ impl RuleSet {
     /// The compiled rules' metadata.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// Every keyword (normalised), for callers that want the literal part alone — the
+    /// benchmark uses it as an Aho-Corasick-only baseline.
+    pub fn keywords(&self) -> &[String] {
+        &self.keyword_list
     }
 
     /// Number of rules.
@@ -323,6 +339,27 @@ impl RuleSet {
     }
 }
 
+/// Rewrites every `\b` (not itself escaped) to the ASCII word boundary `(?-u:\b)`.
+pub(crate) fn ascii_word_boundaries(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some(n) => {
+                out.push('\\');
+                out.push(n);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +392,11 @@ mod tests {
         assert!(rules.scan("dance", Channel::User).is_empty());
         assert!(rules.scan("a note to the ai", Channel::User).is_empty());
         assert_eq!(rules.scan("a note to the ai", Channel::ToolOutput).len(), 1);
+    }
+
+    #[test]
+    fn word_boundaries_become_ascii() {
+        assert_eq!(ascii_word_boundaries(r"\bx\\b\d"), r"(?-u:\b)x\\b\d");
     }
 
     #[test]

@@ -140,7 +140,11 @@ impl PiiScanner {
     /// Compiles the recognisers.
     pub fn new() -> Self {
         // The patterns are constants: a failure here is a bug caught by every test run.
-        let re = |p: &str| Regex::new(p).expect("built-in PII pattern compiles");
+        // ASCII word boundaries keep the fast DFA engines usable on non-ASCII text.
+        let re = |p: &str| {
+            Regex::new(&crate::rules::ascii_word_boundaries(p))
+                .expect("built-in PII pattern compiles")
+        };
         PiiScanner {
             card: re(r"\b\d(?:[ -]?\d){11,18}\b"),
             iban: re(r"\b[a-z]{2}\d{2}(?: ?[a-z0-9]){11,32}\b"),

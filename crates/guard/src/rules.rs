@@ -128,7 +128,16 @@ pub struct RuleSet {
     keywords: Option<AhoCorasick>,
     keyword_rule: Vec<usize>,
     keyword_bounded: Vec<(bool, bool)>,
+    /// Patterns with no literal to look for first: matched together as one `RegexSet`.
     set: RegexSet,
+    /// For each member of `set`: its index in `regexes`.
+    set_members: Vec<usize>,
+    /// Literal prefixes of the other patterns in one automaton: a pattern runs only where one
+    /// of its prefixes occurs.
+    triggers: Option<AhoCorasick>,
+    /// For each trigger literal: its index in `regexes`.
+    trigger_pattern: Vec<usize>,
+    /// For each pattern: the rule it belongs to.
     set_rule: Vec<usize>,
     regexes: Vec<Regex>,
 }
@@ -235,14 +244,6 @@ impl RuleSet {
                     })?,
             )
         };
-        let set = regex::RegexSetBuilder::new(&set_patterns)
-            .dfa_size_limit(64 << 20)
-            .size_limit(64 << 20)
-            .build()
-            .map_err(|e| RulesError::Regex {
-                id: "regex set".into(),
-                source: Box::new(e),
-            })?;
         let regexes = set_patterns
             .iter()
             .map(|p| Regex::new(p))
@@ -251,6 +252,45 @@ impl RuleSet {
                 id: "regex".into(),
                 source: Box::new(e),
             })?;
+        // Split the patterns: those that must start with one of a few literals are found
+        // through those literals (one Aho-Corasick pass), the rest run as one RegexSet.
+        let mut trigger_literals: Vec<Vec<u8>> = Vec::new();
+        let mut trigger_pattern = Vec::new();
+        let mut set_members = Vec::new();
+        for (i, p) in set_patterns.iter().enumerate() {
+            match prefix_literals(p) {
+                Some(lits) => {
+                    for l in lits {
+                        trigger_literals.push(l);
+                        trigger_pattern.push(i);
+                    }
+                }
+                None => set_members.push(i),
+            }
+        }
+        let set = regex::RegexSetBuilder::new(set_members.iter().map(|&i| &set_patterns[i]))
+            // A bigger lazy-DFA budget: the default makes a set of gap patterns
+            // (`[^.]{0,40}`) thrash its cache and fall back to the slow NFA engine.
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .map_err(|e| RulesError::Regex {
+                id: "regex set".into(),
+                source: Box::new(e),
+            })?;
+        let triggers = if trigger_literals.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&trigger_literals)
+                    .map_err(|e| RulesError::Invalid {
+                        id: "patterns".into(),
+                        reason: format!("prefix automaton: {e}"),
+                    })?,
+            )
+        };
         Ok(RuleSet {
             rules,
             keyword_list: kw_patterns,
@@ -258,6 +298,9 @@ impl RuleSet {
             keyword_rule,
             keyword_bounded,
             set,
+            set_members,
+            triggers,
+            trigger_pattern,
             set_rule,
             regexes,
         })
@@ -312,7 +355,16 @@ impl RuleSet {
                 });
             }
         }
-        for p in self.set.matches(view).iter() {
+        let mut active = vec![false; self.regexes.len()];
+        for m in self.set.matches(view).iter() {
+            active[self.set_members[m]] = true;
+        }
+        if let Some(triggers) = &self.triggers {
+            for m in triggers.find_overlapping_iter(view) {
+                active[self.trigger_pattern[m.pattern().as_usize()]] = true;
+            }
+        }
+        for (p, _) in active.iter().enumerate().filter(|(_, a)| **a) {
             let rule = self.set_rule[p];
             if !self.rules[rule].applies(channel) {
                 continue;
@@ -337,6 +389,21 @@ impl RuleSet {
         hits.retain(|h| per_rule[h.rule] >= self.rules[h.rule].min_count);
         hits
     }
+}
+
+/// The literals every match of `pattern` must start with, when there are few enough and they
+/// are long enough to be a useful filter (at least two bytes, at most 512 of them).
+fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let mut extractor = Extractor::new();
+    extractor.kind(ExtractKind::Prefix).limit_total(512);
+    let seq = extractor.extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > 512 || lits.iter().any(|l| l.as_bytes().len() < 2) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// Rewrites every `\b` (not itself escaped) to the ASCII word boundary `(?-u:\b)`.
@@ -392,6 +459,15 @@ mod tests {
         assert!(rules.scan("dance", Channel::User).is_empty());
         assert!(rules.scan("a note to the ai", Channel::User).is_empty());
         assert_eq!(rules.scan("a note to the ai", Channel::ToolOutput).len(), 1);
+    }
+
+    #[test]
+    fn patterns_with_literal_prefixes_use_the_automaton() {
+        let lits = prefix_literals(r"(?-u:\b)(ignore|forget) (all )?x").unwrap();
+        assert!(lits.contains(&b"ignore all x".to_vec()));
+        assert!(lits.contains(&b"forget x".to_vec()));
+        assert_eq!(prefix_literals(r"(^|\n)\s*system:"), None);
+        assert_eq!(prefix_literals(r"[a-z]\d?\s*="), None);
     }
 
     #[test]

@@ -84,10 +84,8 @@ const CIPHER_PROBE_WORDS: &[&str] = &[
     "the",
     "and",
     "that",
-    "you",
     "your",
     "what",
-    "is",
 ];
 
 /// Finds which Caesar shifts turn the text into English-looking words.
@@ -121,7 +119,8 @@ impl CaesarProbe {
     fn shifts(&self, view: &str) -> Vec<u8> {
         let bytes = view.as_bytes();
         let mut seen: Vec<Vec<usize>> = vec![Vec::new(); 26];
-        for m in self.automaton.find_overlapping_iter(view) {
+        // Non-overlapping is enough: probe words are whole words, so they cannot overlap.
+        for m in self.automaton.find_iter(view) {
             let whole = (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphabetic())
                 && (m.end() == bytes.len() || !bytes[m.end()].is_ascii_alphabetic());
             if !whole {

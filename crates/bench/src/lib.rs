@@ -5,6 +5,7 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod guard;
 mod http;
 mod load;
 mod swarm;
@@ -12,6 +13,7 @@ mod swarm;
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use swarm::SwarmBenchArgs;
 
@@ -27,6 +29,9 @@ pub enum BenchCommand {
     /// Swarm messaging: routed, acknowledged messages/s and delivery latency per topology at
     /// 100 and 10k members, against raw tokio mpsc delivery.
     Swarm(SwarmBenchArgs),
+    /// Security gate: per-KB latency of the rules path (and with PII) on one core, against
+    /// memchr and an Aho-Corasick-only keyword scan over the same texts.
+    Guard(GuardBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -35,5 +40,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Http(args) => http::run(args),
         BenchCommand::Agents(args) => agents::run(args),
         BenchCommand::Swarm(args) => swarm::run(args),
+        BenchCommand::Guard(args) => guard::run(args),
     }
 }

@@ -4,6 +4,7 @@
 mod config;
 mod logging;
 mod remote;
+mod scan;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +43,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print the effective configuration (after every layer) as TOML-compatible JSON.
     Config,
+    /// Scan JSON Lines for prompt injection, jailbreaks, PII, poisoning and escalation
+    /// (`--eval` to measure against labels).
+    Scan(scan::ScanArgs),
     /// Run a benchmark and print its results.
     #[command(subcommand)]
     Bench(mcpflow_bench::BenchCommand),
@@ -96,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mcpflow_bench::run(bench)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan(args) => scan::run(args),
         Command::Agent { target, command } => remote::agent(target, command),
         Command::Task { target, command } => remote::task(target, command),
     }

@@ -7,11 +7,13 @@
 mod agents;
 mod http;
 mod load;
+mod memory;
 
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
 pub use http::HttpBenchArgs;
+pub use memory::MemoryBenchArgs;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -22,6 +24,9 @@ pub enum BenchCommand {
     /// Agents: spawn time and memory per idle agent, and task throughput through the scripted
     /// executor, each against a raw tokio baseline (task + bounded mpsc mailbox).
     Agents(AgentsBenchArgs),
+    /// Vector index: our HNSW against hnswlib on the same vectors and parameters — build
+    /// time, recall@k against exact search, queries/s on 1 and 2 threads.
+    Memory(MemoryBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -29,5 +34,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Http(args) => http::run(args),
         BenchCommand::Agents(args) => agents::run(args),
+        BenchCommand::Memory(args) => memory::run(args),
     }
 }

@@ -60,17 +60,19 @@ pub fn random_unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// `n` unit vectors around `clusters` random centres (spread `spread` per component), the
-/// shape real embeddings have: topics, and items close to their topic.
+/// `n` unit vectors around `clusters` random centres (spread `spread`, relative to the unit
+/// centre), the shape real embeddings have: topics, and items close to their topic.
+/// `centre_seed` fixes the centres, `seed` the points: data and queries share the first.
 pub fn clustered_unit_vectors(
     n: usize,
     dim: usize,
     clusters: usize,
     spread: f32,
+    centre_seed: u64,
     seed: u64,
 ) -> Vec<f32> {
     let clusters = clusters.max(1);
-    let centres = random_unit_vectors(clusters, dim, seed ^ 0xC1u64);
+    let centres = random_unit_vectors(clusters, dim, centre_seed);
     let mut rng = SplitMix64::new(seed);
     let mut out = Vec::with_capacity(n * dim);
     for _ in 0..n {

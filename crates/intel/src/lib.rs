@@ -33,6 +33,7 @@
 mod distance;
 mod error;
 mod hnsw;
+pub mod memory;
 mod persist;
 pub mod rng;
 mod shared;

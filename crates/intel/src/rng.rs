@@ -60,30 +60,42 @@ pub fn random_unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     out
 }
 
-/// `n` unit vectors around `clusters` random centres (spread `spread`, relative to the unit
-/// centre), the shape real embeddings have: topics, and items close to their topic.
-/// `centre_seed` fixes the centres, `seed` the points: data and queries share the first.
+/// Directions of within-topic variation in [`clustered_unit_vectors`].
+const LATENT: usize = 16;
+
+/// `n` unit vectors shaped like real embeddings: `clusters` topics (random centres), and
+/// within a topic variation along a few directions shared by all ([`LATENT`], far fewer
+/// than `dim`: real embeddings have a low intrinsic dimension) plus a little isotropic noise.
+/// `centre_seed` fixes the topics and directions, `seed` the points: data and queries share
+/// the first.
 pub fn clustered_unit_vectors(
     n: usize,
     dim: usize,
     clusters: usize,
-    spread: f32,
     centre_seed: u64,
     seed: u64,
 ) -> Vec<f32> {
     let clusters = clusters.max(1);
     let centres = random_unit_vectors(clusters, dim, centre_seed);
+    let basis = random_unit_vectors(LATENT, dim, centre_seed ^ 0xBA5E);
     let mut rng = SplitMix64::new(seed);
     let mut out = Vec::with_capacity(n * dim);
+    let noise = 0.1 / (dim as f64).sqrt();
+    let along = 0.6 / (LATENT as f64).sqrt();
     for _ in 0..n {
         let c = rng.below(clusters as u64) as usize;
-        let centre = &centres[c * dim..(c + 1) * dim];
+        let mut v: Vec<f64> = centres[c * dim..(c + 1) * dim]
+            .iter()
+            .map(|&x| f64::from(x) + noise * rng.gaussian())
+            .collect();
+        for b in basis.chunks_exact(dim) {
+            let z = along * rng.gaussian();
+            v.iter_mut()
+                .zip(b)
+                .for_each(|(x, &y)| *x += z * f64::from(y));
+        }
         let start = out.len();
-        out.extend(
-            centre
-                .iter()
-                .map(|&x| x + spread * rng.gaussian() as f32 / (dim as f32).sqrt()),
-        );
+        out.extend(v.iter().map(|&x| x as f32));
         normalise(&mut out[start..]);
     }
     out

@@ -12,3 +12,22 @@ pub(crate) fn arch() -> pulp::Arch {
     static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
     *ARCH.get_or_init(pulp::Arch::new)
 }
+
+/// Asks the CPU to start loading `data` into cache, so the next distance computations find
+/// their vectors there instead of waiting on memory. A hint: never faults, never changes a
+/// result. `pulp` exposes the SSE prefetch as a safe method (it takes no reference).
+#[inline(always)]
+pub(crate) fn prefetch(data: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static V1: OnceLock<Option<pulp::x86::V1>> = OnceLock::new();
+        if let Some(v1) = *V1.get_or_init(pulp::x86::V1::try_new) {
+            // One hint per 64-byte line.
+            for line in data.chunks(16) {
+                v1.sse._mm_prefetch::<3>(line.as_ptr().cast());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}

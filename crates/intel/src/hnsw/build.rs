@@ -115,9 +115,7 @@ impl HnswIndex {
         let cap = if layer == 0 { self.m0() } else { self.params.m };
         let current = self.links(node, layer);
         if current.len() < cap {
-            let mut list = current.to_vec();
-            list.push(new);
-            self.set_links(node, layer, &list);
+            self.push_link(node, layer, new);
             return;
         }
         let base = self.row(node);

@@ -318,6 +318,21 @@ impl HnswIndex {
         }
     }
 
+    /// Appends one neighbour; the caller checked there is room.
+    #[inline(always)]
+    pub(crate) fn push_link(&mut self, slot: u32, layer: usize, new: u32) {
+        let (list, base) = if layer == 0 {
+            let stride = self.m0() + 1;
+            (&mut self.links0, slot as usize * stride)
+        } else {
+            let stride = self.params.m + 1;
+            (&mut self.upper[slot as usize], (layer - 1) * stride)
+        };
+        let n = list[base] as usize;
+        list[base + 1 + n] = new;
+        list[base] = n as u32 + 1;
+    }
+
     /// Replaces the neighbours of `slot` on `layer` (at most the layer's capacity).
     pub(crate) fn set_links(&mut self, slot: u32, layer: usize, neighbours: &[u32]) {
         let (list, base) = if layer == 0 {

@@ -1,7 +1,7 @@
 //! Walking the graph: greedy descent, the `ef`-wide beam, and the exact scan.
 
 use super::{Hit, HnswIndex};
-use crate::simd::arch;
+use crate::simd::{arch, prefetch};
 use crate::visited::{Visited, with_visited};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -194,6 +194,7 @@ impl HnswIndex {
     ) -> Vec<Cand> {
         let mut frontier: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
         let mut best: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
+        let mut fresh: Vec<u32> = Vec::with_capacity(self.m0());
         for &e in entries {
             if !visited.insert(e.slot) {
                 continue;
@@ -215,10 +216,16 @@ impl HnswIndex {
             if c.dist > bound {
                 break;
             }
+            // Gather the unseen neighbours first and prefetch their vectors, so memory
+            // loads overlap instead of stalling one distance computation after another.
+            fresh.clear();
             for &n in self.links(c.slot, layer) {
-                if !visited.insert(n) {
-                    continue;
+                if visited.insert(n) {
+                    prefetch(self.row(n));
+                    fresh.push(n);
                 }
+            }
+            for &n in &fresh {
                 let d = self.dist_to(query, n);
                 if d < bound {
                     let cand = Cand { dist: d, slot: n };

@@ -41,11 +41,11 @@ fn recall_at_10_on_random_unit_vectors_cosine() {
 #[test]
 fn recall_at_10_on_clustered_vectors_l2() {
     let dim = 24;
-    let data = clustered_unit_vectors(3000, dim, 20, 0.5, 3, 4);
+    let data = clustered_unit_vectors(3000, dim, 20, 3, 4);
     let mut params = Params::new(dim, Metric::L2);
     params.ef_construction = 100;
     let index = build(&data, dim, params);
-    let queries = clustered_unit_vectors(100, dim, 20, 0.5, 3, 5);
+    let queries = clustered_unit_vectors(100, dim, 20, 3, 5);
     let r = mean_recall(&index, &queries, 10);
     assert!(r >= 0.95, "recall@10 = {r}");
 }

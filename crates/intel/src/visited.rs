@@ -1,10 +1,11 @@
 //! The set of nodes a search has already seen.
 //!
-//! One array of epoch marks per thread, reused by every search on that thread: starting a
-//! search bumps the epoch instead of clearing `n` entries, so a query costs O(nodes touched),
-//! not O(index size).
+//! Arrays of epoch marks, pooled per index and reused by every search: starting a search
+//! bumps the epoch instead of clearing `n` entries, so a query costs O(nodes touched), not
+//! O(index size). A pool (not a thread-local) keeps the search free of closures, so all of
+//! it compiles inside the SIMD dispatch.
 
-use std::cell::RefCell;
+use parking_lot::Mutex;
 
 #[derive(Debug, Default)]
 pub(crate) struct Visited {
@@ -14,7 +15,7 @@ pub(crate) struct Visited {
 
 impl Visited {
     /// Starts a new search over `n` nodes: every node reads as unvisited.
-    fn reset(&mut self, n: usize) {
+    pub(crate) fn reset(&mut self, n: usize) {
         if self.marks.len() < n {
             self.marks.resize(n, 0);
         }
@@ -39,25 +40,27 @@ impl Visited {
     }
 }
 
-thread_local! {
-    static VISITED: RefCell<Visited> = RefCell::new(Visited::default());
+/// Reusable visited sets; a clone starts empty.
+#[derive(Debug, Default)]
+pub(crate) struct VisitedPool(Mutex<Vec<Visited>>);
+
+impl Clone for VisitedPool {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
-/// Runs `f` with this thread's visited set, reset for `n` nodes.
-#[inline(always)]
-pub(crate) fn with_visited<R>(n: usize, f: impl FnOnce(&mut Visited) -> R) -> R {
-    VISITED.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => {
-            v.reset(n);
-            f(&mut v)
-        }
-        // Only reachable if a filter callback searches again on the same thread.
-        Err(_) => {
-            let mut v = Visited::default();
-            v.reset(n);
-            f(&mut v)
-        }
-    })
+impl VisitedPool {
+    /// A set reset for `n` nodes; give it back with [`VisitedPool::put`].
+    pub(crate) fn take(&self, n: usize) -> Visited {
+        let mut v = self.0.lock().pop().unwrap_or_default();
+        v.reset(n);
+        v
+    }
+
+    pub(crate) fn put(&self, v: Visited) {
+        self.0.lock().push(v);
+    }
 }
 
 #[cfg(test)]
@@ -66,9 +69,11 @@ mod tests {
 
     #[test]
     fn each_search_starts_empty() {
-        let first = with_visited(10, |v| (v.insert(3), v.insert(3)));
-        assert_eq!(first, (true, false));
-        assert!(with_visited(10, |v| v.insert(3)));
+        let pool = VisitedPool::default();
+        let mut v = pool.take(10);
+        assert_eq!((v.insert(3), v.insert(3)), (true, false));
+        pool.put(v);
+        assert!(pool.take(10).insert(3));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::search::Cand;
 use super::{HnswIndex, MAX_LEVEL};
 use crate::error::{Error, Result};
 use crate::simd::arch;
-use crate::visited::with_visited;
+use crate::visited::Visited;
 
 /// Linking a new node into the graph, run inside the SIMD dispatch.
 struct LinkOp<'a> {
@@ -15,8 +15,10 @@ struct LinkOp<'a> {
 impl pulp::WithSimd for LinkOp<'_> {
     type Output = ();
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        self.index.link(self.slot);
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let mut visited = self.index.visited.take(self.index.ids.len());
+        self.index.link(simd, self.slot, &mut visited);
+        self.index.visited.put(visited);
     }
 }
 
@@ -48,7 +50,7 @@ impl HnswIndex {
     }
 
     #[inline(always)]
-    fn link(&mut self, slot: u32) {
+    fn link<S: pulp::Simd>(&mut self, simd: S, slot: u32, visited: &mut Visited) {
         let level = self.levels[slot as usize] as usize;
         let Some(entry) = self.entry else {
             self.entry = Some(slot);
@@ -58,22 +60,25 @@ impl HnswIndex {
         // The new node's own row is needed while links are rewritten: copy it out.
         let query = self.row(slot).to_vec();
         let mut cur = Cand {
-            dist: self.dist_to(&query, entry),
+            dist: self.dist_to(simd, &query, entry),
             slot: entry,
         };
         for layer in (level + 1..=self.max_level).rev() {
-            cur = self.greedy(&query, cur, layer);
+            cur = self.greedy(simd, &query, cur, layer);
         }
         let mut entries = vec![cur];
         for layer in (0..=level.min(self.max_level)).rev() {
             let ef = self.params.ef_construction;
-            let found = with_visited(self.ids.len(), |visited| {
-                self.search_layer(&query, &entries, ef, layer, visited, |s| s != slot)
-            });
-            let chosen = self.select(&found, self.params.m);
+            if layer < level.min(self.max_level) {
+                // A fresh search per layer: marks from the layer above must not hide nodes.
+                visited.reset(self.ids.len());
+            }
+            let found =
+                self.search_layer(simd, &query, &entries, ef, layer, visited, |s| s != slot);
+            let chosen = self.select(simd, &found, self.params.m);
             self.set_links(slot, layer, &chosen);
             for &n in &chosen {
-                self.add_link(n, slot, layer);
+                self.add_link(simd, n, slot, layer);
             }
             if !found.is_empty() {
                 entries = found;
@@ -89,29 +94,34 @@ impl HnswIndex {
     /// it is closer to the base than to every neighbour kept so far. Links then point in
     /// diverse directions, which keeps the graph navigable on clustered data.
     #[inline(always)]
-    fn select(&self, sorted: &[Cand], max: usize) -> Vec<u32> {
+    fn select<S: pulp::Simd>(&self, simd: S, sorted: &[Cand], max: usize) -> Vec<u32> {
         if sorted.len() <= max {
             return sorted.iter().map(|c| c.slot).collect();
         }
-        let mut kept: Vec<Cand> = Vec::with_capacity(max);
+        let mut kept: Vec<u32> = Vec::with_capacity(max);
         for &c in sorted {
             if kept.len() >= max {
                 break;
             }
             let row = self.row(c.slot);
-            let diverse = kept
-                .iter()
-                .all(|k| self.params.metric.distance(row, self.row(k.slot)) >= c.dist);
+            // A plain loop, not `Iterator::all`: a closure might not inline into the dispatch.
+            let mut diverse = true;
+            for &k in &kept {
+                if self.params.metric.distance_simd(simd, row, self.row(k)) < c.dist {
+                    diverse = false;
+                    break;
+                }
+            }
             if diverse {
-                kept.push(c);
+                kept.push(c.slot);
             }
         }
-        kept.iter().map(|c| c.slot).collect()
+        kept
     }
 
     /// Adds `new` to the links of `node`, pruning with the heuristic when the list is full.
     #[inline(always)]
-    fn add_link(&mut self, node: u32, new: u32, layer: usize) {
+    fn add_link<S: pulp::Simd>(&mut self, simd: S, node: u32, new: u32, layer: usize) {
         let cap = if layer == 0 { self.m0() } else { self.params.m };
         let current = self.links(node, layer);
         if current.len() < cap {
@@ -119,16 +129,15 @@ impl HnswIndex {
             return;
         }
         let base = self.row(node);
-        let mut cands: Vec<Cand> = current
-            .iter()
-            .chain(std::iter::once(&new))
-            .map(|&s| Cand {
-                dist: self.params.metric.distance(base, self.row(s)),
+        let mut cands: Vec<Cand> = Vec::with_capacity(current.len() + 1);
+        for &s in current.iter().chain(std::iter::once(&new)) {
+            cands.push(Cand {
+                dist: self.params.metric.distance_simd(simd, base, self.row(s)),
                 slot: s,
-            })
-            .collect();
+            });
+        }
         cands.sort_unstable();
-        let chosen = self.select(&cands, cap);
+        let chosen = self.select(simd, &cands, cap);
         self.set_links(node, layer, &chosen);
     }
 }

@@ -15,6 +15,7 @@ mod search;
 use crate::distance::{Metric, prepare};
 use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
+use crate::visited::VisitedPool;
 use std::collections::HashMap;
 
 /// The highest layer a node can be drawn into (probability `M^-16`: never, in practice).
@@ -114,6 +115,7 @@ pub struct HnswIndex {
     pub(crate) entry: Option<u32>,
     pub(crate) max_level: usize,
     pub(crate) rng: SplitMix64,
+    pub(crate) visited: VisitedPool,
 }
 
 impl HnswIndex {
@@ -134,6 +136,7 @@ impl HnswIndex {
             entry: None,
             max_level: 0,
             rng,
+            visited: VisitedPool::default(),
         })
     }
 

@@ -2,7 +2,7 @@
 
 use super::{Hit, HnswIndex};
 use crate::simd::{arch, prefetch};
-use crate::visited::{Visited, with_visited};
+use crate::visited::Visited;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
@@ -40,43 +40,47 @@ struct SearchOp<'a> {
     k: usize,
     ef: usize,
     filter: Option<&'a dyn Fn(u64) -> bool>,
+    visited: &'a mut Visited,
 }
 
 impl pulp::WithSimd for SearchOp<'_> {
     type Output = Vec<Hit>;
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Vec<Hit> {
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<Hit> {
         let SearchOp {
             index,
             query,
             k,
             ef,
             filter,
+            visited,
         } = self;
         let Some(entry) = index.entry else {
             return Vec::new();
         };
-        with_visited(index.ids.len(), |visited| {
-            let mut cur = Cand {
-                dist: index.dist_to(query, entry),
-                slot: entry,
-            };
-            for layer in (1..=index.max_level).rev() {
-                cur = index.greedy(query, cur, layer);
-            }
-            let accept = |slot: u32| {
-                !index.deleted[slot as usize] && filter.is_none_or(|f| f(index.ids[slot as usize]))
-            };
-            let found = index.search_layer(query, &[cur], ef, 0, visited, accept);
-            found
-                .into_iter()
-                .take(k)
-                .map(|c| Hit {
-                    id: index.ids[c.slot as usize],
-                    distance: c.dist,
-                })
-                .collect()
-        })
+        let mut cur = Cand {
+            dist: index.dist_to(simd, query, entry),
+            slot: entry,
+        };
+        for layer in (1..=index.max_level).rev() {
+            cur = index.greedy(simd, query, cur, layer);
+        }
+        let found = match filter {
+            None => index.search_layer(simd, query, &[cur], ef, 0, visited, |slot| {
+                !index.deleted[slot as usize]
+            }),
+            Some(f) => index.search_layer(simd, query, &[cur], ef, 0, visited, |slot| {
+                !index.deleted[slot as usize] && f(index.ids[slot as usize])
+            }),
+        };
+        found
+            .into_iter()
+            .take(k)
+            .map(|c| Hit {
+                id: index.ids[c.slot as usize],
+                distance: c.dist,
+            })
+            .collect()
     }
 }
 
@@ -91,7 +95,7 @@ struct ExactOp<'a> {
 impl pulp::WithSimd for ExactOp<'_> {
     type Output = Vec<Hit>;
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) -> Vec<Hit> {
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<Hit> {
         let ExactOp {
             index,
             query,
@@ -103,7 +107,7 @@ impl pulp::WithSimd for ExactOp<'_> {
             if index.deleted[slot as usize] {
                 continue;
             }
-            let dist = index.dist_to(query, slot);
+            let dist = index.dist_to(simd, query, slot);
             if best.len() == k && best.peek().is_some_and(|w| dist >= w.dist) {
                 continue;
             }
@@ -133,13 +137,17 @@ impl HnswIndex {
         ef: usize,
         filter: Option<&dyn Fn(u64) -> bool>,
     ) -> Vec<Hit> {
-        arch().dispatch(SearchOp {
+        let mut visited = self.visited.take(self.ids.len());
+        let hits = arch().dispatch(SearchOp {
             index: self,
             query,
             k,
             ef,
             filter,
-        })
+            visited: &mut visited,
+        });
+        self.visited.put(visited);
+        hits
     }
 
     pub(super) fn exact_prepared(
@@ -157,17 +165,25 @@ impl HnswIndex {
     }
 
     #[inline(always)]
-    pub(crate) fn dist_to(&self, query: &[f32], slot: u32) -> f32 {
-        self.params.metric.distance(query, self.row(slot))
+    pub(crate) fn dist_to<S: pulp::Simd>(&self, simd: S, query: &[f32], slot: u32) -> f32 {
+        self.params
+            .metric
+            .distance_simd(simd, query, self.row(slot))
     }
 
     /// Greedy descent on one upper layer: move to the closest neighbour until none is closer.
     #[inline(always)]
-    pub(crate) fn greedy(&self, query: &[f32], mut cur: Cand, layer: usize) -> Cand {
+    pub(crate) fn greedy<S: pulp::Simd>(
+        &self,
+        simd: S,
+        query: &[f32],
+        mut cur: Cand,
+        layer: usize,
+    ) -> Cand {
         loop {
             let mut moved = false;
             for &n in self.links(cur.slot, layer) {
-                let d = self.dist_to(query, n);
+                let d = self.dist_to(simd, query, n);
                 if d < cur.dist {
                     cur = Cand { dist: d, slot: n };
                     moved = true;
@@ -183,8 +199,10 @@ impl HnswIndex {
     /// through, but only nodes passing `accept` enter the result. Returns the result sorted
     /// nearest first.
     #[inline(always)]
-    pub(crate) fn search_layer(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search_layer<S: pulp::Simd>(
         &self,
+        simd: S,
         query: &[f32],
         entries: &[Cand],
         ef: usize,
@@ -226,7 +244,7 @@ impl HnswIndex {
                 }
             }
             for &n in &fresh {
-                let d = self.dist_to(query, n);
+                let d = self.dist_to(simd, query, n);
                 if d < bound {
                     let cand = Cand { dist: d, slot: n };
                     frontier.push(Reverse(cand));

@@ -17,6 +17,8 @@ CONFORMANCE_STABLE="0.1.16"
 CONFORMANCE_NEXT="0.2.0-alpha.12"
 TS_SDK_VERSION="1.32.2"
 PY_SDK_VERSION="2.3.0"
+HNSWLIB_VERSION="0.8.0"
+NUMPY_VERSION="2.3.5"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -54,6 +56,19 @@ ensure_python_sdk() {
     log "creating $venv with mcp==$PY_SDK_VERSION"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "mcp==$PY_SDK_VERSION" </dev/null
+  fi
+  echo "$venv/bin/python"
+}
+
+# A venv with hnswlib (built from its sdist with the machine's g++) and numpy, the peer of
+# `mcpflow bench memory`; echoes its python.
+ensure_python_hnswlib() {
+  local venv="$MCPFLOW_CACHE/venv-hnswlib-$HNSWLIB_VERSION"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import hnswlib, numpy" 2>/dev/null; then
+    log "creating $venv with hnswlib==$HNSWLIB_VERSION numpy==$NUMPY_VERSION"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "numpy==$NUMPY_VERSION" </dev/null >&2
+    "$venv/bin/pip" install --quiet "hnswlib==$HNSWLIB_VERSION" </dev/null >&2
   fi
   echo "$venv/bin/python"
 }

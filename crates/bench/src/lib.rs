@@ -9,6 +9,7 @@ mod guard;
 mod http;
 mod load;
 mod swarm;
+mod memory;
 
 use clap::Subcommand;
 
@@ -16,6 +17,7 @@ pub use agents::AgentsBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use swarm::SwarmBenchArgs;
+pub use memory::MemoryBenchArgs;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
@@ -32,6 +34,9 @@ pub enum BenchCommand {
     /// Security gate: per-KB latency of the rules path (and with PII) on one core, against
     /// memchr and an Aho-Corasick-only keyword scan over the same texts.
     Guard(GuardBenchArgs),
+    /// Vector index: our HNSW against hnswlib on the same vectors and parameters — build
+    /// time, recall@k against exact search, queries/s on 1 and 2 threads.
+    Memory(MemoryBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -41,5 +46,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Agents(args) => agents::run(args),
         BenchCommand::Swarm(args) => swarm::run(args),
         BenchCommand::Guard(args) => guard::run(args),
+        BenchCommand::Memory(args) => memory::run(args),
     }
 }

@@ -1,0 +1,265 @@
+//! Walking the graph: greedy descent, the `ef`-wide beam, and the exact scan.
+
+use super::{Hit, HnswIndex};
+use crate::simd::{arch, prefetch};
+use crate::visited::Visited;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// A node and its distance to the query, ordered by distance (then slot, for determinism).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cand {
+    pub(crate) dist: f32,
+    pub(crate) slot: u32,
+}
+
+impl PartialEq for Cand {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Cand {
+    #[inline(always)]
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.dist
+            .total_cmp(&other.dist)
+            .then(self.slot.cmp(&other.slot))
+    }
+}
+
+/// The query-time search, run inside the SIMD dispatch.
+struct SearchOp<'a> {
+    index: &'a HnswIndex,
+    query: &'a [f32],
+    k: usize,
+    ef: usize,
+    filter: Option<&'a dyn Fn(u64) -> bool>,
+    visited: &'a mut Visited,
+}
+
+impl pulp::WithSimd for SearchOp<'_> {
+    type Output = Vec<Hit>;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<Hit> {
+        let SearchOp {
+            index,
+            query,
+            k,
+            ef,
+            filter,
+            visited,
+        } = self;
+        let Some(entry) = index.entry else {
+            return Vec::new();
+        };
+        let mut cur = Cand {
+            dist: index.dist_to(simd, query, entry),
+            slot: entry,
+        };
+        for layer in (1..=index.max_level).rev() {
+            cur = index.greedy(simd, query, cur, layer);
+        }
+        let found = match filter {
+            None => index.search_layer(simd, query, &[cur], ef, 0, visited, |slot| {
+                !index.deleted[slot as usize]
+            }),
+            Some(f) => index.search_layer(simd, query, &[cur], ef, 0, visited, |slot| {
+                !index.deleted[slot as usize] && f(index.ids[slot as usize])
+            }),
+        };
+        found
+            .into_iter()
+            .take(k)
+            .map(|c| Hit {
+                id: index.ids[c.slot as usize],
+                distance: c.dist,
+            })
+            .collect()
+    }
+}
+
+/// The exact scan, run inside the SIMD dispatch.
+struct ExactOp<'a> {
+    index: &'a HnswIndex,
+    query: &'a [f32],
+    k: usize,
+    filter: Option<&'a dyn Fn(u64) -> bool>,
+}
+
+impl pulp::WithSimd for ExactOp<'_> {
+    type Output = Vec<Hit>;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<Hit> {
+        let ExactOp {
+            index,
+            query,
+            k,
+            filter,
+        } = self;
+        let mut best: BinaryHeap<Cand> = BinaryHeap::with_capacity(k + 1);
+        for slot in 0..index.ids.len() as u32 {
+            if index.deleted[slot as usize] {
+                continue;
+            }
+            let dist = index.dist_to(simd, query, slot);
+            if best.len() == k && best.peek().is_some_and(|w| dist >= w.dist) {
+                continue;
+            }
+            if filter.is_some_and(|f| !f(index.ids[slot as usize])) {
+                continue;
+            }
+            best.push(Cand { dist, slot });
+            if best.len() > k {
+                best.pop();
+            }
+        }
+        best.into_sorted_vec()
+            .into_iter()
+            .map(|c| Hit {
+                id: index.ids[c.slot as usize],
+                distance: c.dist,
+            })
+            .collect()
+    }
+}
+
+impl HnswIndex {
+    pub(super) fn graph_search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn Fn(u64) -> bool>,
+    ) -> Vec<Hit> {
+        let mut visited = self.visited.take(self.ids.len());
+        let hits = arch().dispatch(SearchOp {
+            index: self,
+            query,
+            k,
+            ef,
+            filter,
+            visited: &mut visited,
+        });
+        self.visited.put(visited);
+        hits
+    }
+
+    pub(super) fn exact_prepared(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: Option<&dyn Fn(u64) -> bool>,
+    ) -> Vec<Hit> {
+        arch().dispatch(ExactOp {
+            index: self,
+            query,
+            k,
+            filter,
+        })
+    }
+
+    #[inline(always)]
+    pub(crate) fn dist_to<S: pulp::Simd>(&self, simd: S, query: &[f32], slot: u32) -> f32 {
+        self.params
+            .metric
+            .distance_simd(simd, query, self.row(slot))
+    }
+
+    /// Greedy descent on one upper layer: move to the closest neighbour until none is closer.
+    #[inline(always)]
+    pub(crate) fn greedy<S: pulp::Simd>(
+        &self,
+        simd: S,
+        query: &[f32],
+        mut cur: Cand,
+        layer: usize,
+    ) -> Cand {
+        loop {
+            let mut moved = false;
+            for &n in self.links(cur.slot, layer) {
+                let d = self.dist_to(simd, query, n);
+                if d < cur.dist {
+                    cur = Cand { dist: d, slot: n };
+                    moved = true;
+                }
+            }
+            if !moved {
+                return cur;
+            }
+        }
+    }
+
+    /// Best-first beam search of width `ef` on `layer`, from `entries`. Every node is walked
+    /// through, but only nodes passing `accept` enter the result. Returns the result sorted
+    /// nearest first.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn search_layer<S: pulp::Simd>(
+        &self,
+        simd: S,
+        query: &[f32],
+        entries: &[Cand],
+        ef: usize,
+        layer: usize,
+        visited: &mut Visited,
+        accept: impl Fn(u32) -> bool,
+    ) -> Vec<Cand> {
+        let mut frontier: BinaryHeap<Reverse<Cand>> = BinaryHeap::with_capacity(ef * 2);
+        let mut best: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
+        let mut fresh: Vec<u32> = Vec::with_capacity(self.m0());
+        for &e in entries {
+            if !visited.insert(e.slot) {
+                continue;
+            }
+            frontier.push(Reverse(e));
+            if accept(e.slot) {
+                best.push(e);
+                if best.len() > ef {
+                    best.pop();
+                }
+            }
+        }
+        let mut bound = if best.len() >= ef {
+            best.peek().map_or(f32::INFINITY, |c| c.dist)
+        } else {
+            f32::INFINITY
+        };
+        while let Some(Reverse(c)) = frontier.pop() {
+            if c.dist > bound {
+                break;
+            }
+            // Gather the unseen neighbours first and prefetch their vectors, so memory
+            // loads overlap instead of stalling one distance computation after another.
+            fresh.clear();
+            for &n in self.links(c.slot, layer) {
+                if visited.insert(n) {
+                    prefetch(self.row(n));
+                    fresh.push(n);
+                }
+            }
+            for &n in &fresh {
+                let d = self.dist_to(simd, query, n);
+                if d < bound {
+                    let cand = Cand { dist: d, slot: n };
+                    frontier.push(Reverse(cand));
+                    if accept(n) {
+                        best.push(cand);
+                        if best.len() > ef {
+                            best.pop();
+                        }
+                        if best.len() >= ef {
+                            bound = best.peek().map_or(f32::INFINITY, |w| w.dist);
+                        }
+                    }
+                }
+            }
+        }
+        best.into_sorted_vec()
+    }
+}

@@ -1,0 +1,286 @@
+use super::*;
+use crate::rng::random_unit_vectors;
+use serde_json::json;
+
+fn setup(dim: usize) -> (Memory, Arc<InMemoryPersistence>, Arc<ManualClock>) {
+    let persistence = Arc::new(InMemoryPersistence::default());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let memory =
+        Memory::open_with_clock(MemoryConfig::new(dim), persistence.clone(), clock.clone())
+            .unwrap();
+    (memory, persistence, clock)
+}
+
+#[test]
+fn store_retrieve_replace_delete() {
+    let (memory, persistence, clock) = setup(4);
+    let first = memory
+        .store(
+            "ns",
+            NewEntry::new("k", json!({"v": 1})).embedding(vec![1.0, 0.0, 0.0, 0.0]),
+        )
+        .unwrap();
+    assert_eq!(first.created_at_ms, 1_000);
+    assert_eq!(first.metadata, json!({}));
+    clock.advance(5);
+    let second = memory
+        .store(
+            "ns",
+            NewEntry::new("k", json!({"v": 2})).embedding(vec![0.0, 1.0, 0.0, 0.0]),
+        )
+        .unwrap();
+    assert_eq!((second.created_at_ms, second.updated_at_ms), (1_000, 1_005));
+    assert_eq!(
+        memory.retrieve("ns", "k").unwrap().unwrap().value,
+        json!({"v": 2})
+    );
+    // The replaced embedding is gone from search; the new one is found.
+    let hits = memory.search("ns", &[1.0, 0.0, 0.0, 0.0], 5, None).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].entry.value, json!({"v": 2}));
+    assert_eq!(persistence.len(), 1);
+    assert!(memory.delete("ns", "k").unwrap());
+    assert!(!memory.delete("ns", "k").unwrap());
+    assert_eq!(memory.retrieve("ns", "k").unwrap(), None);
+    assert!(
+        memory
+            .search("ns", &[1.0, 0.0, 0.0, 0.0], 5, None)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(persistence.is_empty());
+    assert_eq!(memory.retrieve("other", "k").unwrap(), None);
+}
+
+#[test]
+fn namespaces_are_separate() {
+    let (memory, _, _) = setup(2);
+    memory
+        .store("a", NewEntry::new("k", json!(1)).embedding(vec![1.0, 0.0]))
+        .unwrap();
+    memory
+        .store("b", NewEntry::new("k", json!(2)).embedding(vec![1.0, 0.0]))
+        .unwrap();
+    memory.store("b", NewEntry::new("plain", json!(3))).unwrap();
+    assert_eq!(memory.retrieve("a", "k").unwrap().unwrap().value, json!(1));
+    assert_eq!(memory.retrieve("b", "k").unwrap().unwrap().value, json!(2));
+    let hits = memory.search("a", &[1.0, 0.0], 10, None).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        memory.namespaces(),
+        vec![
+            NamespaceInfo {
+                name: "a".into(),
+                entries: 1,
+                embedded: 1
+            },
+            NamespaceInfo {
+                name: "b".into(),
+                entries: 2,
+                embedded: 1
+            },
+        ]
+    );
+}
+
+#[test]
+fn ttl_expires_entries_everywhere_and_purge_removes_them() {
+    let (memory, persistence, clock) = setup(2);
+    memory
+        .store(
+            "ns",
+            NewEntry::new("short", json!(1))
+                .embedding(vec![1.0, 0.0])
+                .ttl_ms(100),
+        )
+        .unwrap();
+    memory
+        .store(
+            "ns",
+            NewEntry::new("long", json!(2)).embedding(vec![0.9, 0.1]),
+        )
+        .unwrap();
+    clock.advance(99);
+    assert!(memory.retrieve("ns", "short").unwrap().is_some());
+    clock.advance(1);
+    assert_eq!(memory.retrieve("ns", "short").unwrap(), None);
+    let hits = memory.search("ns", &[1.0, 0.0], 10, None).unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| h.entry.key.as_str())
+            .collect::<Vec<_>>(),
+        ["long"]
+    );
+    assert_eq!(memory.list("ns", None, None, 10).unwrap().len(), 1);
+    assert_eq!(persistence.len(), 2);
+    assert_eq!(memory.purge_expired().unwrap(), 1);
+    assert_eq!(persistence.len(), 1);
+    assert_eq!(memory.namespaces()[0].entries, 1);
+    assert!(matches!(
+        memory.store("ns", NewEntry::new("zero", json!(0)).ttl_ms(0)),
+        Err(MemoryError::InvalidEntry(_))
+    ));
+}
+
+#[test]
+fn list_filters_and_pages_in_key_order() {
+    let (memory, _, _) = setup(2);
+    for i in 0..10 {
+        let kind = if i % 3 == 0 { "lesson" } else { "note" };
+        memory
+            .store(
+                "ns",
+                NewEntry::new(format!("k{i}"), json!(i)).metadata(json!({"kind": kind})),
+            )
+            .unwrap();
+    }
+    let lessons = MetadataFilter::new(json!({"kind": "lesson"})).unwrap();
+    let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(memory.list("ns", Some(&lessons), None, 10).unwrap()),
+        ["k0", "k3", "k6", "k9"]
+    );
+    assert_eq!(
+        keys(memory.list("ns", None, None, 3).unwrap()),
+        ["k0", "k1", "k2"]
+    );
+    assert_eq!(
+        keys(memory.list("ns", None, Some("k2"), 3).unwrap()),
+        ["k3", "k4", "k5"]
+    );
+    assert!(memory.list("none", None, None, 3).unwrap().is_empty());
+}
+
+#[test]
+fn search_respects_metadata_filter_on_many_entries() {
+    let dim = 16;
+    let (memory, _, _) = setup(dim);
+    let data = random_unit_vectors(600, dim, 21);
+    for (i, v) in data.chunks_exact(dim).enumerate() {
+        let team = if i % 4 == 0 { "red" } else { "blue" };
+        memory
+            .store(
+                "ns",
+                NewEntry::new(format!("k{i}"), json!(i))
+                    .metadata(json!({"team": team}))
+                    .embedding(v.to_vec()),
+            )
+            .unwrap();
+    }
+    let red = MetadataFilter::new(json!({"team": "red"})).unwrap();
+    let q = random_unit_vectors(1, dim, 22);
+    let hits = memory.search("ns", &q, 10, Some(&red)).unwrap();
+    assert_eq!(hits.len(), 10);
+    assert!(hits.iter().all(|h| h.entry.metadata["team"] == "red"));
+    assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+}
+
+#[test]
+fn reopening_rebuilds_from_persistence() {
+    let (memory, persistence, clock) = setup(3);
+    memory
+        .store(
+            "ns",
+            NewEntry::new("a", json!("x")).embedding(vec![1.0, 0.0, 0.0]),
+        )
+        .unwrap();
+    memory
+        .store(
+            "ns",
+            NewEntry::new("b", json!("y"))
+                .embedding(vec![0.0, 1.0, 0.0])
+                .ttl_ms(10),
+        )
+        .unwrap();
+    memory
+        .store("other", NewEntry::new("c", json!("z")))
+        .unwrap();
+    clock.advance(10);
+    let reopened =
+        Memory::open_with_clock(MemoryConfig::new(3), persistence.clone(), clock.clone()).unwrap();
+    assert_eq!(
+        reopened.retrieve("ns", "a").unwrap(),
+        memory.retrieve("ns", "a").unwrap()
+    );
+    assert_eq!(reopened.retrieve("ns", "b").unwrap(), None);
+    assert_eq!(
+        reopened.retrieve("other", "c").unwrap().unwrap().value,
+        json!("z")
+    );
+    let hits = reopened.search("ns", &[0.0, 1.0, 0.0], 5, None).unwrap();
+    assert_eq!(
+        hits.iter()
+            .map(|h| h.entry.key.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+}
+
+#[test]
+fn failed_persistence_changes_nothing() {
+    let (memory, persistence, _) = setup(2);
+    memory
+        .store("ns", NewEntry::new("k", json!(1)).embedding(vec![1.0, 0.0]))
+        .unwrap();
+    persistence.fail_with(Some("disk full"));
+    let err = memory
+        .store("ns", NewEntry::new("k", json!(2)).embedding(vec![0.0, 1.0]))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        MemoryError::Persistence(PersistenceError("disk full".into()))
+    );
+    assert!(err.to_string().contains("nothing was changed"));
+    assert!(matches!(
+        memory.delete("ns", "k"),
+        Err(MemoryError::Persistence(_))
+    ));
+    persistence.fail_with(None);
+    assert_eq!(memory.retrieve("ns", "k").unwrap().unwrap().value, json!(1));
+    assert_eq!(
+        memory.search("ns", &[1.0, 0.0], 1, None).unwrap()[0]
+            .entry
+            .key,
+        "k"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_written() {
+    let (memory, persistence, _) = setup(3);
+    let cases = [
+        ("", NewEntry::new("k", json!(1))),
+        ("bad ns", NewEntry::new("k", json!(1))),
+        ("ns", NewEntry::new("", json!(1))),
+        ("ns", NewEntry::new("x".repeat(513), json!(1))),
+        ("ns", NewEntry::new("k", json!(1)).metadata(json!([1]))),
+        ("ns", NewEntry::new("k", json!("x".repeat(1 << 20)))),
+        ("ns", NewEntry::new("k", json!(1)).embedding(vec![1.0, 2.0])),
+        (
+            "ns",
+            NewEntry::new("k", json!(1)).embedding(vec![f32::NAN, 0.0, 0.0]),
+        ),
+        ("ns", NewEntry::new("k", json!(1)).embedding(vec![0.0; 3])),
+    ];
+    for (ns, entry) in cases {
+        assert!(
+            memory.store(ns, entry.clone()).is_err(),
+            "{ns:?} {:?}",
+            entry.key
+        );
+    }
+    assert!(persistence.is_empty());
+    assert!(memory.namespaces().is_empty());
+    assert!(matches!(
+        memory.search("ns", &[1.0], 1, None),
+        Err(MemoryError::Vector(_))
+    ));
+    assert!(matches!(
+        memory.search("ns", &[1.0, 0.0, 0.0], 0, None),
+        Err(MemoryError::Vector(_))
+    ));
+    assert!(matches!(
+        memory.retrieve("a b", "k"),
+        Err(MemoryError::InvalidNamespace(_))
+    ));
+}

@@ -1,0 +1,33 @@
+//! Runs a piece of work compiled for the best instruction set the CPU has.
+//!
+//! `pulp` detects AVX2/FMA (or AVX-512) at run time and calls [`pulp::WithSimd::with_simd`]
+//! from a function compiled with those features; everything `#[inline(always)]` below it —
+//! the graph walk and the distance kernels — is compiled with them too. The `unsafe` that
+//! takes stays inside `pulp`.
+
+use std::sync::OnceLock;
+
+/// The detected instruction set, probed once per process.
+pub(crate) fn arch() -> pulp::Arch {
+    static ARCH: OnceLock<pulp::Arch> = OnceLock::new();
+    *ARCH.get_or_init(pulp::Arch::new)
+}
+
+/// Asks the CPU to start loading `data` into cache, so the next distance computations find
+/// their vectors there instead of waiting on memory. A hint: never faults, never changes a
+/// result. `pulp` exposes the SSE prefetch as a safe method (it takes no reference).
+#[inline(always)]
+pub(crate) fn prefetch(data: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static V1: OnceLock<Option<pulp::x86::V1>> = OnceLock::new();
+        if let Some(v1) = *V1.get_or_init(pulp::x86::V1::try_new) {
+            // One hint per 64-byte line.
+            for line in data.chunks(16) {
+                v1.sse._mm_prefetch::<3>(line.as_ptr().cast());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}

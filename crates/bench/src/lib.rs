@@ -8,16 +8,16 @@ mod agents;
 mod guard;
 mod http;
 mod load;
-mod swarm;
 mod memory;
+mod swarm;
 
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
-pub use swarm::SwarmBenchArgs;
 pub use memory::MemoryBenchArgs;
+pub use swarm::SwarmBenchArgs;
 
 /// The benchmarks.
 #[derive(Debug, Subcommand)]

@@ -139,6 +139,11 @@ impl ElectionNode {
         self.deadline = now + self.rng.between(self.cfg.timeout_min, self.cfg.timeout_max);
     }
 
+    /// This member.
+    pub fn id(&self) -> AgentId {
+        self.id
+    }
+
     /// Current term.
     pub fn term(&self) -> u64 {
         self.term

@@ -286,3 +286,76 @@ fn star_hub_failure_elects_a_new_hub_and_spokes_keep_talking() {
         Err(mcpflow_swarm::Error::UnknownSwarm(_))
     ));
 }
+
+#[test]
+fn an_elected_leader_takes_over_a_mesh_and_receives_loss_reports() {
+    use mcpflow_swarm::{ElectionConfig, ElectionNode, Role};
+    let mut coord = Coordinator::deterministic(2);
+    let m: Vec<AgentId> = (0..5).map(AgentId).collect();
+    let (sid, _) = coord
+        .create_swarm(SwarmConfig::new(TopologyKind::Mesh), &m, Duration::ZERO)
+        .unwrap();
+    // Elect among the members over a perfect in-process exchange.
+    let mut nodes: Vec<ElectionNode> = m
+        .iter()
+        .map(|a| {
+            ElectionNode::new(
+                *a,
+                m.clone(),
+                ElectionConfig::default(),
+                100 + a.0,
+                Duration::ZERO,
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut now = Duration::ZERO;
+    let winner = loop {
+        now += Duration::from_millis(10);
+        let mut inbox = Vec::new();
+        for n in nodes.iter_mut() {
+            n.tick(now);
+            let from = nodes_id(n);
+            inbox.extend(n.drain().map(|(to, msg)| (from, to, msg)));
+        }
+        for (from, to, msg) in inbox {
+            nodes[to.0 as usize].on_message(from, msg, now);
+        }
+        if let Some(l) = nodes.iter().find(|n| n.role() == Role::Leader) {
+            break nodes_id(l);
+        }
+    };
+    let s = coord.swarm_mut(sid).unwrap();
+    s.set_leader(winner).unwrap();
+    let events: Vec<_> = s.drain_events().collect();
+    if winner != AgentId(0) {
+        // Until an election, a mesh's leader is its earliest member.
+        assert!(events.contains(&SwarmEvent::LeaderChanged {
+            from: Some(AgentId(0)),
+            to: Some(winner)
+        }));
+    }
+    assert_eq!(s.topology().leader(), Some(winner));
+    // A message whose target leaves is reported to the elected leader.
+    let target = m
+        .iter()
+        .copied()
+        .find(|a| *a != winner && *a != AgentId(0))
+        .unwrap();
+    s.send(AgentId(0), target, Bytes::from_static(b"x"), now)
+        .unwrap();
+    s.leave(target, now).unwrap();
+    let lost: Vec<_> = s
+        .drain_outputs()
+        .filter_map(|o| match o {
+            Output::Lost(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].leader, Some(winner));
+}
+
+fn nodes_id(n: &mcpflow_swarm::ElectionNode) -> AgentId {
+    n.id()
+}

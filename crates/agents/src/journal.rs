@@ -8,6 +8,7 @@
 
 use mcpflow_model::{AgentRecord, TaskRecord};
 use mcpflow_store::DynStore;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -29,6 +30,10 @@ pub(crate) struct Journal {
     // Unbounded on purpose: every write belongs to a task or agent already admitted under a
     // bound (mailboxes), so the queue is bounded by them; blocking here would stall agents.
     tx: mpsc::UnboundedSender<Write>,
+    // Set at shutdown: later writes (an aborted agent finishing its last poll) are dropped, as a
+    // crash would drop them, instead of landing after a successor has read the store.
+    // A lock, not a flag: a write that saw "open" is queued before `close` returns.
+    closed: Arc<RwLock<bool>>,
 }
 
 impl Journal {
@@ -36,11 +41,24 @@ impl Journal {
     pub fn start(store: DynStore) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(writer(store, rx));
-        Self { tx }
+        Self {
+            tx,
+            closed: Arc::new(RwLock::new(false)),
+        }
+    }
+
+    /// Stops accepting writes; what is already queued is still written (see [`Self::flush`]).
+    pub fn close(&self) {
+        *self.closed.write().unwrap_or_else(|p| p.into_inner()) = true;
     }
 
     /// Queues a write.
     pub fn record(&self, task: Option<TaskRecord>, agent: Option<AgentRecord>) {
+        let closed = self.closed.read().unwrap_or_else(|p| p.into_inner());
+        if *closed {
+            tracing::debug!("journal closed: write after shutdown dropped");
+            return;
+        }
         let _ = self.tx.send(Write {
             task,
             agent,
@@ -55,13 +73,19 @@ impl Journal {
         agent: Option<AgentRecord>,
     ) -> Result<(), String> {
         let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Write {
-                task,
-                agent,
-                ack: Some(ack),
-            })
-            .map_err(|_| "the journal writer stopped".to_string())?;
+        {
+            let closed = self.closed.read().unwrap_or_else(|p| p.into_inner());
+            if *closed && (task.is_some() || agent.is_some()) {
+                return Err("the agent runtime is shutting down".into());
+            }
+            self.tx
+                .send(Write {
+                    task,
+                    agent,
+                    ack: Some(ack),
+                })
+                .map_err(|_| "the journal writer stopped".to_string())?;
+        }
         done.await
             .unwrap_or_else(|_| Err("the journal writer stopped".into()))
     }

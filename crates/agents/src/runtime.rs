@@ -457,6 +457,9 @@ impl Runtime {
             agent.close();
             agent.abort();
         }
+        // An aborted agent may still finish the poll it is in; its writes must not land after
+        // whoever opens the store next has read it.
+        self.inner.journal.close();
         if let Err(e) = self.inner.journal.flush().await {
             tracing::error!(error = %e, "agent runtime: final journal flush failed");
         }

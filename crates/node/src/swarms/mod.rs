@@ -18,11 +18,18 @@ use mcpflow_swarm::{
     Quorum, RouterConfig, RuntimeConfig, SwarmConfig, SwarmEvent, SwarmHandle, SwarmId,
     TopologyKind,
 };
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
+
+mod error;
+mod views;
+
+pub use error::SwarmError;
+pub use views::{
+    Created, InboxItem, MemberGrant, MessageRef, NodeView, ProposalView, RepairView, TopologyPage,
+};
 
 /// Members one swarm may have.
 pub const MAX_MEMBERS: usize = 10_000;
@@ -32,100 +39,6 @@ pub const EDGE_PAGE: usize = 1_000;
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// How often live agents' heartbeats are sent on their behalf.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
-
-/// Why a swarm call was refused; each message says what to do instead.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SwarmError {
-    /// No swarm has this id.
-    #[error("unknown swarm {0}: create one with swarm_init")]
-    UnknownSwarm(String),
-    /// No agent has this id on this node.
-    #[error(
-        "agent {0} does not exist on this node: spawn it with agent_spawn or pick an id from agent_list"
-    )]
-    UnknownAgent(String),
-    /// The agent has stopped for good.
-    #[error("agent {agent} is {status}: only live agents can join a swarm")]
-    AgentGone {
-        /// The agent.
-        agent: String,
-        /// Its final status.
-        status: String,
-    },
-    /// The agent is not in the swarm.
-    #[error("agent {agent} is not a member of {swarm}: add it with swarm_add_agent first")]
-    NotMember {
-        /// The swarm.
-        swarm: String,
-        /// The agent.
-        agent: String,
-    },
-    /// The agent is already in the swarm.
-    #[error("agent {agent} is already a member of {swarm}")]
-    AlreadyMember {
-        /// The swarm.
-        swarm: String,
-        /// The agent.
-        agent: String,
-    },
-    /// A wrong swarm token.
-    #[error("the swarm token does not match {0}: pass the swarm_token swarm_init returned")]
-    BadSwarmToken(String),
-    /// A wrong member token.
-    #[error(
-        "the member token does not match agent {agent} in {swarm}: pass the member_token swarm_init or swarm_add_agent returned for this agent"
-    )]
-    BadMemberToken {
-        /// The swarm.
-        swarm: String,
-        /// The agent.
-        agent: String,
-    },
-    /// Bad settings or members.
-    #[error("invalid swarm request: {0}")]
-    Invalid(String),
-    /// The quorum policy is malformed.
-    #[error("invalid quorum: {0}")]
-    InvalidQuorum(String),
-    /// No such proposal.
-    #[error("unknown proposal {proposal} in {swarm}: use the id consensus_propose returned")]
-    UnknownProposal {
-        /// The swarm.
-        swarm: String,
-        /// The proposal.
-        proposal: u64,
-    },
-    /// The member voted already.
-    #[error("agent {agent} already voted on proposal {proposal}: each member votes once")]
-    AlreadyVoted {
-        /// The proposal.
-        proposal: u64,
-        /// The voter.
-        agent: String,
-    },
-    /// The voter was not in the electorate.
-    #[error(
-        "agent {agent} may not vote on proposal {proposal}: only members present when it was proposed vote"
-    )]
-    NotEligible {
-        /// The proposal.
-        proposal: u64,
-        /// The voter.
-        agent: String,
-    },
-    /// Too late.
-    #[error("proposal {0} is closed: its deadline passed, votes after it are not counted")]
-    DeadlinePassed(u64),
-    /// Decided already.
-    #[error("proposal {0} is already decided; its result is final (see consensus_status)")]
-    AlreadyDecided(u64),
-    /// A full queue or mailbox, or no route: retry later.
-    #[error("{0}")]
-    Busy(String),
-    /// The swarm runtime stopped (the node is shutting down).
-    #[error("the swarm runtime has stopped: the node is shutting down")]
-    Stopped,
-}
 
 /// Tuning of a new swarm; every field has a default.
 #[derive(Debug, Clone, Default)]
@@ -178,146 +91,6 @@ pub enum QuorumSpec {
         /// Share needed, 0 < t <= 1.
         threshold: f64,
     },
-}
-
-/// A member and the secret that lets a caller act for it (shown once).
-#[derive(Debug, Clone, Serialize)]
-pub struct MemberGrant {
-    /// The agent.
-    pub agent_id: String,
-    /// Bearer secret proving the caller speaks for this member.
-    pub member_token: String,
-}
-
-/// What `create` returns.
-#[derive(Debug, Clone, Serialize)]
-pub struct Created {
-    /// The swarm.
-    pub swarm_id: String,
-    /// Bearer secret for membership changes and destroy (shown once).
-    pub swarm_token: String,
-    /// Each member's token.
-    pub members: Vec<MemberGrant>,
-    /// The topology now.
-    pub topology: TopologyPage,
-}
-
-/// One member in a topology view.
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeView {
-    /// The agent.
-    pub agent_id: String,
-    /// Unread messages in its inbox (`None` while a receive is waiting on it).
-    pub inbox: Option<usize>,
-}
-
-/// Nodes, a page of edges, the leader and queue depths.
-#[derive(Debug, Clone, Serialize)]
-pub struct TopologyPage {
-    /// The swarm.
-    pub swarm_id: String,
-    /// `mesh`, `hierarchical`, `ring` or `star`.
-    pub kind: &'static str,
-    /// Hierarchical only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fanout: Option<usize>,
-    /// Members in join order (ring order for a ring).
-    pub nodes: Vec<NodeView>,
-    /// The leader: hub, root, or elected / earliest member.
-    pub leader: Option<String>,
-    /// This page of edges, each `[a, b]`.
-    pub edges: Vec<[String; 2]>,
-    /// All edges.
-    pub edges_total: usize,
-    /// Index of the first edge shown.
-    pub edges_offset: usize,
-    /// Offset of the next page, when the list was cut.
-    pub edges_next: Option<usize>,
-    /// Messages sent but not yet delivered or reported lost.
-    pub in_flight: usize,
-    /// Messages accepted since the swarm was created.
-    pub sent: u64,
-    /// Deliveries to inboxes.
-    pub delivered: u64,
-    /// Messages reported lost (to the leader's inbox).
-    pub lost: u64,
-    /// Frames sent again after a missing acknowledgement.
-    pub retransmits: u64,
-}
-
-/// What a removal changed.
-#[derive(Debug, Clone, Serialize)]
-pub struct RepairView {
-    /// The agent that left.
-    pub removed: String,
-    /// Leader before.
-    pub leader_before: Option<String>,
-    /// Leader after (a new hub or root when the old one left).
-    pub leader_after: Option<String>,
-    /// Hierarchical only: orphans given a new parent, as `[node, parent]`.
-    pub reattached: Vec<[String; 2]>,
-    /// The topology after the repair.
-    pub topology: TopologyPage,
-}
-
-/// A message id: the sender and its sequence number.
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageRef {
-    /// `"{from}#{seq}"`.
-    pub message_id: String,
-}
-
-/// One item taken from an inbox.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum InboxItem {
-    /// A message.
-    Message {
-        /// `"{from}#{seq}"`.
-        message_id: String,
-        /// The sender.
-        from: String,
-        /// Whether it was a broadcast.
-        broadcast: bool,
-        /// The payload (UTF-8; invalid bytes replaced).
-        text: String,
-    },
-    /// This member leads the swarm and a message was lost.
-    Loss {
-        /// `"{from}#{seq}"`.
-        message_id: String,
-        /// Who did not get it.
-        target: String,
-        /// Why.
-        reason: &'static str,
-    },
-}
-
-/// A proposal as shown to callers.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProposalView {
-    /// The swarm.
-    pub swarm_id: String,
-    /// Its id in the swarm.
-    pub proposal_id: u64,
-    /// Who proposed it.
-    pub proposer: String,
-    /// What it is about.
-    pub subject: String,
-    /// `majority`, `two_thirds`, `unanimous` or `weighted`.
-    pub policy: &'static str,
-    /// Wall-clock deadline, milliseconds since the Unix epoch.
-    pub deadline_unix_ms: i64,
-    /// Voters and their weights.
-    pub electorate: BTreeMap<String, u64>,
-    /// Votes so far (true = yes).
-    pub votes: BTreeMap<String, bool>,
-    /// `open`, `accepted`, `rejected` or `expired`.
-    pub status: &'static str,
-    /// Weight voting yes so far (final once decided).
-    pub yes: u64,
-    /// Weight voting no so far.
-    pub no: u64,
 }
 
 /// A member a caller proved it speaks for: its number, credential and inbox.

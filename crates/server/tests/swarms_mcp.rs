@@ -722,3 +722,48 @@ async fn topology_subscribers_hear_of_changes_and_stopped_agents_leave() {
     assert_eq!(topology["nodes"].as_array().unwrap().len(), 3, "{topology}");
     assert!(has_edge(&topology, &a[0], &a[2]));
 }
+
+#[tokio::test]
+async fn a_big_mesh_shows_a_capped_page_of_edges_and_shutdown_stops_swarms() {
+    let server = TestServer::start().await;
+    let s = server.initialize().await;
+    let a = spawn_agents(&server, &s, 50).await;
+    let mesh = init(&server, &s, "mesh", &a).await;
+    let read = read_topology(&server, &s, &mesh.id).await;
+    assert_eq!(read["edges_total"], 50 * 49 / 2);
+    assert_eq!(
+        read["edges"].as_array().unwrap().len(),
+        mcpflow_node::EDGE_PAGE
+    );
+    assert_eq!(read["edges_next"], mcpflow_node::EDGE_PAGE);
+    let rest = ok(server
+        .call_tool(
+            &s,
+            "swarm_status",
+            json!({ "swarm_id": mesh.id, "edges_offset": read["edges_next"] }),
+        )
+        .await);
+    assert_eq!(
+        rest["edges"].as_array().unwrap().len(),
+        50 * 49 / 2 - mcpflow_node::EDGE_PAGE
+    );
+    assert_eq!(rest["edges_next"], Value::Null);
+    // Every pair appears exactly once across the pages.
+    let mut pairs = std::collections::BTreeSet::new();
+    for e in read["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["edges"].as_array().unwrap())
+    {
+        let (x, y) = (e[0].as_str().unwrap(), e[1].as_str().unwrap());
+        assert!(pairs.insert(if x < y { (x, y) } else { (y, x) }));
+    }
+    assert_eq!(pairs.len(), 50 * 49 / 2);
+
+    server.node.shutdown().await;
+    let after = server
+        .call_tool(&s, "swarm_status", json!({ "swarm_id": mesh.id }))
+        .await;
+    assert!(error_text(&after).contains("shutting down"), "{after}");
+}

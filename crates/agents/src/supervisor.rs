@@ -138,7 +138,6 @@ async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
             return;
         }
     }
-    agent.update_state(|s| s.restarts += 1);
     if let Some(task) = agent.take_current()
         && requeue(rt, agent, &task)
         && task
@@ -153,8 +152,10 @@ async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
         // Terminated while it was being restarted.
         return retire(rt, agent);
     }
-    rt.journal.record(None, Some(agent.record()));
     rt.start_agent(agent);
+    // Counted once the new incarnation runs: whoever sees the count can reach (or crash) it.
+    agent.update_state(|s| s.restarts += 1);
+    rt.journal.record(None, Some(agent.record()));
     rt.counters.restarts.fetch_add(1, Ordering::Relaxed);
     rt.agent_event(agent);
 }

@@ -66,7 +66,10 @@ pub fn run(args: AgentsBenchArgs) -> anyhow::Result<()> {
     for (name, r) in [("tokio", &tokio_spawn), ("mcpflow", &ours_spawn)] {
         println!(
             "  {:<10} {:>12.3} {:>14.0} {:>16.0}",
-            name, r["seconds"], r["per_sec"], r["rss_per_agent"]
+            name,
+            num(&r["seconds"]),
+            num(&r["per_sec"]),
+            num(&r["rss_per_agent"])
         );
     }
     println!(
@@ -88,7 +91,10 @@ pub fn run(args: AgentsBenchArgs) -> anyhow::Result<()> {
         for (name, r) in [("tokio", &tokio_tasks), ("mcpflow", &ours_tasks)] {
             println!(
                 "  {:<10} {:>12.0} {:>12.3} {:>12.3}",
-                name, r["per_sec"], r["p50_ms"], r["p99_ms"]
+                name,
+                num(&r["per_sec"]),
+                num(&r["p50_ms"]),
+                num(&r["p99_ms"])
             );
         }
         println!(
@@ -98,6 +104,10 @@ pub fn run(args: AgentsBenchArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
 }
 
 fn ratio(a: &Value, b: &Value) -> f64 {

@@ -246,7 +246,14 @@ impl RuleSet {
         };
         let regexes = set_patterns
             .iter()
-            .map(|p| Regex::new(p))
+            .map(|p| {
+                // Same budget as the set: gap patterns otherwise exhaust the lazy DFA's
+                // cache on long texts and drop to the NFA engine.
+                regex::RegexBuilder::new(p)
+                    .dfa_size_limit(16 << 20)
+                    .size_limit(64 << 20)
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| RulesError::Regex {
                 id: "regex".into(),

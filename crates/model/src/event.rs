@@ -34,6 +34,17 @@ pub enum Event {
         /// The agent it is on, if any.
         agent_id: Option<String>,
     },
+    /// A swarm changed: created, dissolved, a member joined, was suspected, recovered or was
+    /// removed (with topology repair), its leader changed, or a proposal was decided.
+    SwarmChanged {
+        /// The swarm (`swarm-N`).
+        swarm_id: String,
+        /// What happened: `created`, `dissolved`, `joined`, `suspected`, `recovered`,
+        /// `removed`, `leader_changed` or `decided`.
+        change: String,
+        /// The agent concerned (the new leader for `leader_changed`), if any.
+        agent_id: Option<String>,
+    },
     /// The contents of a resource changed; subscribers of `uri` should be told.
     ResourceUpdated {
         /// The resource's URI.

@@ -1,8 +1,8 @@
 //! The composition root of mcpflow.
 //!
 //! [`Node`] is the one façade every interface (MCP, CLI, a future dashboard) calls. It owns the
-//! store and the event bus, and — as their issues land — the agent runtime, swarms, memory and
-//! the security gate. Subsystems never import each other; the node wires them together.
+//! store, the event bus, the agent runtime and the swarm runtime, and — as their issues land —
+//! memory and the security gate. Subsystems never import each other; the node wires them together.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mcpflow_node::Error> {
@@ -18,8 +18,14 @@ mod config;
 mod error;
 mod node;
 mod sessions;
+mod swarms;
 
 pub use config::NodeConfig;
 pub use error::Error;
 pub use node::{Node, NodeStatus, StoreStatus, agent_uri, task_uri};
 pub use sessions::SessionOutcome;
+pub use swarms::{
+    Created, EDGE_PAGE, InboxItem, MAX_MEMBERS, MAX_PAYLOAD, MemberGrant, MessageRef, NodeView,
+    ProposalView, QuorumSpec, RepairView, SwarmError, SwarmOptions, Swarms, TopologyPage,
+    parse_kind, swarm_topology_uri,
+};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
 
+use crate::swarms::Swarms;
 use crate::{Error, NodeConfig};
 
 /// How many events a slow bus subscriber may fall behind before it misses some (it is told
@@ -26,6 +27,7 @@ struct Inner {
     id: String,
     store: DynStore,
     agents: Runtime,
+    swarms: Swarms,
     bus: broadcast::Sender<Event>,
     started: Instant,
     started_at: Timestamp,
@@ -90,12 +92,14 @@ impl Node {
         let agents =
             Runtime::start(RuntimeConfig::new(id.clone()), store.clone(), executors).await?;
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
+        let swarms = Swarms::start(agents.clone(), bus.clone());
         tracing::info!(node_id = %id, store = %store.location(), "node open");
         Ok(Self {
             inner: Arc::new(Inner {
                 id,
                 store,
                 agents,
+                swarms,
                 bus,
                 started: Instant::now(),
                 started_at: Timestamp::now(),
@@ -118,9 +122,16 @@ impl Node {
         &self.inner.agents
     }
 
-    /// Stops the node's agents (their stored status is kept, so they return at the next
-    /// start) and waits for pending writes.
+    /// The swarms: topologies of this node's agents, messaging and consensus.
+    pub fn swarms(&self) -> &Swarms {
+        &self.inner.swarms
+    }
+
+    /// Stops the swarm runtime (swarms live in memory and end here) and the node's agents
+    /// (their stored status is kept, so they return at the next start), and waits for
+    /// pending writes.
     pub async fn shutdown(&self) {
+        self.inner.swarms.shutdown();
         self.inner.agents.shutdown().await;
     }
 

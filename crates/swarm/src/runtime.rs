@@ -10,7 +10,7 @@ use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::id::{AgentId, Map, MsgId, SwarmId};
 use crate::router::{Delivered, LossReport, Output};
-use crate::swarm::{Coordinator, SwarmConfig, SwarmEvent};
+use crate::swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 use crate::topology::{Repair, TopologyView};
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -380,6 +380,17 @@ impl SwarmHandle {
     pub async fn proposal(&self, swarm: SwarmId, id: u64) -> Result<Proposal> {
         self.call(move |c, _| c.coord.swarm(swarm)?.proposal(id).cloned())
             .await
+    }
+
+    /// Runs `f` on the swarm inside the runtime task (one trip) and returns what it computes:
+    /// read-only views the calls above do not cover, such as one page of a large mesh's edges
+    /// without building all n(n-1)/2 of them.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        swarm: SwarmId,
+        f: impl FnOnce(&Swarm) -> T + Send + 'static,
+    ) -> Result<T> {
+        self.call(move |c, _| Ok(f(c.coord.swarm(swarm)?))).await
     }
 
     /// Records an election winner as the swarm's leader.

@@ -139,7 +139,8 @@ async fn forward(
             },
             Event::SessionStateChanged { .. }
             | Event::AgentChanged { .. }
-            | Event::TaskChanged { .. } => continue,
+            | Event::TaskChanged { .. }
+            | Event::SwarmChanged { .. } => continue,
         };
         if let Err(e) = sent {
             tracing::debug!(error = %e, "session gone; event forwarding stops");

@@ -10,6 +10,7 @@ use crate::mcp::{Catalog, ResourceRead, ToolCall};
 use crate::sampling::SamplingBridge;
 
 mod agents;
+mod swarms;
 
 /// URI of the node status resource.
 pub const STATUS_URI: &str = "mcpflow://node/status";
@@ -18,6 +19,7 @@ pub const STATUS_URI: &str = "mcpflow://node/status";
 /// [`SamplingBridge::executors`] the node was opened with.
 pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agents::register(catalog, sampling);
+    swarms::register(catalog);
     catalog.add_tool(
         Tool::new(
             "node_status",

@@ -120,17 +120,7 @@ impl Executor for Anthropic {
             let body = read_body(PROVIDER, response).await?;
             parse_message(&body)
         };
-        reply.map_err(|e| match e {
-            ExecError::Transient(r) => ExecError::Transient(self.key.redact(&r)),
-            ExecError::Permanent(r) => ExecError::Permanent(self.key.redact(&r)),
-            ExecError::Throttled {
-                reason,
-                retry_after,
-            } => ExecError::Throttled {
-                reason: self.key.redact(&reason),
-                retry_after,
-            },
-        })
+        reply.map_err(|e| e.map_reason(|r| self.key.redact(r)))
     }
 }
 

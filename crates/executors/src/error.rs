@@ -37,6 +37,21 @@ impl ExecError {
         }
     }
 
+    /// The same error with its reason rewritten (e.g. scrubbed of a secret).
+    pub fn map_reason(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            ExecError::Transient(r) => ExecError::Transient(f(&r)),
+            ExecError::Permanent(r) => ExecError::Permanent(f(&r)),
+            ExecError::Throttled {
+                reason,
+                retry_after,
+            } => ExecError::Throttled {
+                reason: f(&reason),
+                retry_after,
+            },
+        }
+    }
+
     /// The reason, without the retry marker.
     pub fn reason(&self) -> &str {
         match self {

@@ -131,22 +131,10 @@ impl Executor for OpenAiCompatible {
             let body = read_body(PROVIDER, response).await?;
             parse_completion(&body)
         };
-        reply.map_err(|e| redact(e, self.key.as_ref()))
-    }
-}
-
-fn redact(e: ExecError, key: Option<&ApiKey>) -> ExecError {
-    let Some(key) = key else { return e };
-    match e {
-        ExecError::Transient(r) => ExecError::Transient(key.redact(&r)),
-        ExecError::Permanent(r) => ExecError::Permanent(key.redact(&r)),
-        ExecError::Throttled {
-            reason,
-            retry_after,
-        } => ExecError::Throttled {
-            reason: key.redact(&reason),
-            retry_after,
-        },
+        reply.map_err(|e| match &self.key {
+            Some(key) => e.map_reason(|r| key.redact(r)),
+            None => e,
+        })
     }
 }
 

@@ -10,15 +10,16 @@ use mcpflow_model::{AgentSpec, AgentStatus, TaskRecord, TaskSpec, TaskState};
 use mcpflow_node::{agent_uri, task_uri};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, ReadResourceResult, ResourceContents,
-    ResourceTemplate, Tool, ToolAnnotations, object,
+    CallToolResult, ContentBlock, ReadResourceResult, ResourceContents, ResourceTemplate, Tool,
+    ToolAnnotations, object,
 };
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::mcp::{Catalog, Cx, ResourceRead, TaskMode, ToolCall};
 use crate::sampling::{Route, SamplingBridge};
+
+use super::{ToolResult, args, refuse, structured};
 
 /// Adds the agent and task entries to `catalog`; MCP-sampling agents reach the submitting
 /// client through `sampling`.
@@ -26,25 +27,6 @@ pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agent_tools(catalog);
     task_tools(catalog, sampling);
     resources(catalog);
-}
-
-type ToolResult = Result<CallToolResponse, McpError>;
-
-/// A tool error the caller can act on.
-fn refuse(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]).into())
-}
-
-fn structured(value: &impl serde::Serialize) -> ToolResult {
-    let value = serde_json::to_value(value)
-        .map_err(|e| McpError::internal_error(format!("cannot encode the result: {e}"), None))?;
-    Ok(CallToolResult::structured(value).into())
-}
-
-/// Parses the arguments, or explains what is wrong with them.
-fn args<T: DeserializeOwned>(call: &ToolCall, tool: &str) -> Result<T, String> {
-    serde_json::from_value(Value::Object(call.arguments.clone()))
-        .map_err(|e| format!("invalid arguments for {tool}: {e}"))
 }
 
 fn runtime_error(e: AgentError) -> ToolResult {

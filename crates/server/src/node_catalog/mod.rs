@@ -12,6 +12,27 @@ use crate::sampling::SamplingBridge;
 mod agents;
 mod swarms;
 
+/// What a tool handler returns.
+type ToolResult = Result<rmcp::model::CallToolResponse, rmcp::ErrorData>;
+
+/// A tool error the caller can act on.
+fn refuse(message: impl Into<String>) -> ToolResult {
+    Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(message.into())]).into())
+}
+
+fn structured(value: &impl serde::Serialize) -> ToolResult {
+    let value = serde_json::to_value(value).map_err(|e| {
+        rmcp::ErrorData::internal_error(format!("cannot encode the result: {e}"), None)
+    })?;
+    Ok(CallToolResult::structured(value).into())
+}
+
+/// Parses the arguments, or explains what is wrong with them.
+fn args<T: serde::de::DeserializeOwned>(call: &ToolCall, tool: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::Object(call.arguments.clone()))
+        .map_err(|e| format!("invalid arguments for {tool}: {e}"))
+}
+
 /// URI of the node status resource.
 pub const STATUS_URI: &str = "mcpflow://node/status";
 

@@ -10,18 +10,16 @@
 use mcpflow_node::{EDGE_PAGE, QuorumSpec, SwarmError, SwarmOptions, parse_kind};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
-    CallToolResponse, CallToolResult, ContentBlock, ReadResourceResult, ResourceContents,
-    ResourceTemplate, Tool, ToolAnnotations, object,
+    ReadResourceResult, ResourceContents, ResourceTemplate, Tool, ToolAnnotations, object,
 };
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::mcp::{Catalog, ResourceRead, ToolCall};
 
-type ToolResult = Result<CallToolResponse, McpError>;
+use super::{ToolResult, args, refuse, structured};
 
 /// Longest proposal lifetime: one day.
 const MAX_DEADLINE_MS: u64 = 86_400_000;
@@ -36,16 +34,6 @@ pub fn register(catalog: &mut Catalog) {
     resources(catalog);
 }
 
-fn refuse(message: impl Into<String>) -> ToolResult {
-    Ok(CallToolResult::error(vec![ContentBlock::text(message.into())]).into())
-}
-
-fn structured(value: &impl serde::Serialize) -> ToolResult {
-    let value = serde_json::to_value(value)
-        .map_err(|e| McpError::internal_error(format!("cannot encode the result: {e}"), None))?;
-    Ok(CallToolResult::structured(value).into())
-}
-
 fn answer<T: serde::Serialize>(r: Result<T, SwarmError>) -> ToolResult {
     match r {
         Ok(v) => structured(&v),
@@ -56,11 +44,6 @@ fn answer<T: serde::Serialize>(r: Result<T, SwarmError>) -> ToolResult {
             refuse(e.to_string())
         }
     }
-}
-
-fn args<T: DeserializeOwned>(call: &ToolCall, tool: &str) -> Result<T, String> {
-    serde_json::from_value(Value::Object(call.arguments.clone()))
-        .map_err(|e| format!("invalid arguments for {tool}: {e}"))
 }
 
 macro_rules! parse {

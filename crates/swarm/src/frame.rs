@@ -62,7 +62,7 @@ pub enum Route {
     /// hop is the target. `attempt` counts routes tried (0 = first).
     Path {
         /// The whole route, origin first.
-        hops: Arc<[AgentId]>,
+        hops: Hops,
         /// Index of the receiving hop.
         at: u32,
         /// Which route attempt this copy belongs to.
@@ -70,6 +70,58 @@ pub enum Route {
     },
     /// Broadcast along a spanning tree fixed when it was sent.
     Tree(Arc<Tree>),
+}
+
+/// Routes of up to this many members travel inline.
+const INLINE: usize = 4;
+
+/// A source route, origin first. Short routes (the common case: 1–5 hops) are stored inline,
+/// so a frame moving along an edge copies a few words instead of touching a shared reference
+/// count, which costs more than the rest of a hop; longer ones are shared.
+#[derive(Clone)]
+pub struct Hops(HopsRepr);
+
+#[derive(Clone)]
+enum HopsRepr {
+    Inline { len: u8, ids: [AgentId; INLINE] },
+    Shared(Arc<[AgentId]>),
+}
+
+impl Hops {
+    /// The route `path` (at least two members for a real hop).
+    pub fn new(path: &[AgentId]) -> Self {
+        if path.len() <= INLINE {
+            let mut ids = [AgentId(0); INLINE];
+            ids[..path.len()].copy_from_slice(path);
+            Hops(HopsRepr::Inline {
+                len: path.len() as u8,
+                ids,
+            })
+        } else {
+            Hops(HopsRepr::Shared(path.into()))
+        }
+    }
+
+    /// The members of the route, origin first.
+    pub fn as_slice(&self) -> &[AgentId] {
+        match &self.0 {
+            HopsRepr::Inline { len, ids } => &ids[..*len as usize],
+            HopsRepr::Shared(ids) => ids,
+        }
+    }
+}
+
+impl std::ops::Deref for Hops {
+    type Target = [AgentId];
+    fn deref(&self) -> &[AgentId] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for Hops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
 }
 
 /// A broadcast's spanning tree: who forwards to whom.

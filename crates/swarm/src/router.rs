@@ -16,7 +16,7 @@
 //! was queued.
 
 use crate::error::{Error, Result};
-use crate::frame::{Body, Frame, Packet, Route, Tree};
+use crate::frame::{Body, Frame, Hops, Packet, Route, Tree};
 use crate::id::{AgentId, Edge, Map, MsgId, Set};
 use crate::paths::path_edges;
 use crate::topology::Topology;
@@ -154,9 +154,19 @@ pub struct RouterStats {
 
 struct Slot {
     seq: u64,
-    packet: Option<Packet>,
+    /// What to send again without an ack; `None` once acknowledged or given up.
+    resend: Option<Resend>,
     retries: u32,
     deadline: Duration,
+}
+
+/// A queued frame minus its payload: the payload stays once in the origin's record, so a hop
+/// neither copies nor reference-counts it, and a message that has finished meanwhile (its
+/// record is gone) needs no retransmission at all.
+struct Resend {
+    id: MsgId,
+    sent_at: Duration,
+    route: Route,
 }
 
 struct EdgeTx {
@@ -172,7 +182,7 @@ impl EdgeTx {
     }
 
     fn pop_finished(&mut self) {
-        while self.slots.front().is_some_and(|s| s.packet.is_none()) {
+        while self.slots.front().is_some_and(|s| s.resend.is_none()) {
             self.slots.pop_front();
         }
     }
@@ -320,10 +330,10 @@ impl Router {
             });
             return Ok(id);
         }
-        let hops: Arc<[AgentId]> = if topo.has_edge(from, to) {
-            Arc::from(&[from, to][..])
+        let hops = if topo.has_edge(from, to) {
+            Hops::new(&[from, to])
         } else {
-            topo.shortest_path(from, to)?.into()
+            Hops::new(&topo.shortest_path(from, to)?)
         };
         self.has_room(from, hops[1])?;
         let id = self.next_id(from);
@@ -433,7 +443,11 @@ impl Router {
         tx.next_seq += 1;
         tx.slots.push_back(Slot {
             seq,
-            packet: Some(packet.clone()),
+            resend: Some(Resend {
+                id: packet.id,
+                sent_at: packet.sent_at,
+                route: packet.route.clone(),
+            }),
             retries: 0,
             deadline: now + self.cfg.ack_timeout,
         });
@@ -480,7 +494,7 @@ impl Router {
         }
         while tx.slots.front().is_some_and(|s| s.seq < upto) {
             if let Some(s) = tx.slots.pop_front()
-                && s.packet.is_some()
+                && s.resend.is_some()
             {
                 tx.live -= 1;
             }
@@ -580,48 +594,83 @@ impl Router {
         now: Duration,
     ) -> std::result::Result<(), Packet> {
         let (_, at) = key;
-        match &packet.route {
+        let Packet {
+            id,
+            payload,
+            sent_at,
+            route,
+        } = packet;
+        match route {
             Route::Path {
                 hops,
                 at: i,
                 attempt,
             } => {
-                let i = *i as usize;
-                if i + 1 >= hops.len() {
-                    self.deliver(topo, at, &packet);
+                let here = i as usize;
+                if here + 1 >= hops.len() {
+                    self.deliver(at, id, payload, sent_at);
                     return Ok(());
                 }
-                let next = hops[i + 1];
+                let next = hops[here + 1];
                 if !topo.contains(next) {
-                    self.give_up(topo, key, packet, now);
+                    let route = Route::Path {
+                        hops,
+                        at: i,
+                        attempt,
+                    };
+                    self.give_up(topo, key, id, route, now);
                     return Ok(());
                 }
                 if self.has_room(at, next).is_err() {
-                    return Err(packet);
+                    let route = Route::Path {
+                        hops,
+                        at: i,
+                        attempt,
+                    };
+                    return Err(Packet {
+                        id,
+                        payload,
+                        sent_at,
+                        route,
+                    });
                 }
+                let route = Route::Path {
+                    hops,
+                    at: i + 1,
+                    attempt,
+                };
                 let fwd = Packet {
-                    route: Route::Path {
-                        hops: hops.clone(),
-                        at: (i + 1) as u32,
-                        attempt: *attempt,
-                    },
-                    ..packet
+                    id,
+                    payload,
+                    sent_at,
+                    route,
                 };
                 let _ = self.enqueue(at, next, fwd, now);
                 Ok(())
             }
             Route::Tree(tree) => {
-                let tree = tree.clone();
                 let kids = tree.children(at);
                 if kids.iter().any(|c| self.has_room(at, *c).is_err()) {
-                    return Err(packet);
+                    return Err(Packet {
+                        id,
+                        payload,
+                        sent_at,
+                        route: Route::Tree(tree),
+                    });
                 }
-                self.deliver(topo, at, &packet);
+                self.deliver(at, id, payload.clone(), sent_at);
                 for &c in kids {
+                    let route = Route::Tree(tree.clone());
                     if topo.contains(c) {
-                        let _ = self.enqueue(at, c, packet.clone(), now);
+                        let copy = Packet {
+                            id,
+                            payload: payload.clone(),
+                            sent_at,
+                            route,
+                        };
+                        let _ = self.enqueue(at, c, copy, now);
                     } else {
-                        self.give_up(topo, (at, c), packet.clone(), now);
+                        self.give_up(topo, (at, c), id, route, now);
                     }
                 }
                 Ok(())
@@ -629,51 +678,56 @@ impl Router {
         }
     }
 
-    fn deliver(&mut self, topo: &Topology, at: AgentId, packet: &Packet) {
-        let _ = topo;
+    /// Hands message `id` to `at`'s mailbox if the origin's record still expects it there.
+    fn deliver(&mut self, at: AgentId, id: MsgId, payload: Bytes, sent_at: Duration) {
         use std::collections::hash_map::Entry;
-        let delivered = match self.records.entry(packet.id) {
-            Entry::Occupied(e) => match e.get() {
-                Record::Unicast { target, .. } if *target == at => {
-                    e.remove();
-                    Some(false)
-                }
-                Record::Broadcast { pending, .. } if pending.contains(&at) => {
-                    let mut e = e;
-                    if let Record::Broadcast { pending, .. } = e.get_mut() {
-                        pending.remove(&at);
-                        if pending.is_empty() {
-                            e.remove();
-                        }
+        // Some(broadcast?) when this copy is the one that counts.
+        let expected = match self.records.entry(id) {
+            Entry::Occupied(mut e) => match e.get_mut() {
+                Record::Unicast { target, .. } => {
+                    let hit = *target == at;
+                    if hit {
+                        e.remove();
                     }
-                    Some(true)
+                    hit.then_some(false)
                 }
-                _ => None,
+                Record::Broadcast { pending, .. } => {
+                    let hit = pending.remove(&at);
+                    if hit && pending.is_empty() {
+                        e.remove();
+                    }
+                    hit.then_some(true)
+                }
             },
             Entry::Vacant(_) => None,
         };
-        match delivered {
-            Some(broadcast) => {
-                self.stats.delivered += 1;
-                self.out.push(Output::Deliver {
-                    to: at,
-                    message: Delivered {
-                        id: packet.id,
-                        payload: packet.payload.clone(),
-                        broadcast,
-                        sent_at: packet.sent_at,
-                    },
-                });
-            }
-            None => self.stats.duplicates += 1,
-        }
+        let Some(broadcast) = expected else {
+            self.stats.duplicates += 1;
+            return;
+        };
+        self.stats.delivered += 1;
+        self.out.push(Output::Deliver {
+            to: at,
+            message: Delivered {
+                id,
+                payload,
+                broadcast,
+                sent_at,
+            },
+        });
     }
 
     /// The edge `key` gave up on `packet`: reroute what is still undelivered.
-    fn give_up(&mut self, topo: &Topology, key: (AgentId, AgentId), packet: Packet, now: Duration) {
+    fn give_up(
+        &mut self,
+        topo: &Topology,
+        key: (AgentId, AgentId),
+        id: MsgId,
+        route: Route,
+        now: Duration,
+    ) {
         self.stats.give_ups += 1;
-        let id = packet.id;
-        match packet.route {
+        match route {
             Route::Path { hops, attempt, .. } => {
                 let target = hops[hops.len() - 1];
                 let tried = match self.records.get_mut(&id) {
@@ -755,13 +809,14 @@ impl Router {
             let Some(path) = topo.path_avoiding(id.origin, target, &avoid) else {
                 break LossReason::NoRoute;
             };
-            let hops: Arc<[AgentId]> = path.into();
+            let hops = Hops::new(&path);
+            let next = hops[1];
             let packet = Packet {
                 id,
                 payload: payload.clone(),
                 sent_at,
                 route: Route::Path {
-                    hops: hops.clone(),
+                    hops,
                     at: 1,
                     attempt,
                 },
@@ -778,10 +833,10 @@ impl Router {
                 None => return,
             }
             self.stats.reroutes += 1;
-            if self.enqueue(id.origin, hops[1], packet, now).is_ok() {
+            if self.enqueue(id.origin, next, packet, now).is_ok() {
                 return;
             }
-            tried.extend(path_edges(&hops));
+            tried.extend(path_edges(&path));
             attempt += 1;
         };
         let _ = broadcast;
@@ -851,10 +906,17 @@ impl Router {
             };
             let floor = tx.floor();
             for slot in tx.slots.iter_mut() {
-                let Some(p) = &slot.packet else { continue };
+                let Some(r) = &slot.resend else { continue };
                 if slot.deadline > now {
                     continue;
                 }
+                let Some(payload) = payload_of(&self.records, r.id) else {
+                    // Finished meanwhile (delivered by another route, or reported lost):
+                    // nothing left to resend; the floor moves past it.
+                    slot.resend = None;
+                    tx.live -= 1;
+                    continue;
+                };
                 if slot.retries < self.cfg.max_retries {
                     slot.retries += 1;
                     slot.deadline = now + self.cfg.ack_timeout * (1u32 << slot.retries);
@@ -866,20 +928,25 @@ impl Router {
                         body: Body::Data {
                             seq: slot.seq,
                             floor,
-                            packet: p.clone(),
+                            packet: Packet {
+                                id: r.id,
+                                payload,
+                                sent_at: r.sent_at,
+                                route: r.route.clone(),
+                            },
                         },
                     }));
-                } else if let Some(p) = slot.packet.take() {
+                } else if let Some(r) = slot.resend.take() {
                     tx.live -= 1;
-                    expired.push(p);
+                    expired.push(r);
                 }
             }
             tx.pop_finished();
             if tx.live == 0 {
                 self.active.remove(&key);
             }
-            for p in expired {
-                self.give_up(topo, key, p, now);
+            for r in expired {
+                self.give_up(topo, key, r.id, r.route, now);
             }
         }
     }
@@ -892,7 +959,7 @@ impl Router {
             .flat_map(|tx| {
                 tx.slots
                     .iter()
-                    .filter(|s| s.packet.is_some())
+                    .filter(|s| s.resend.is_some())
                     .map(|s| s.deadline)
             })
             .min()
@@ -911,8 +978,8 @@ impl Router {
         for key in keys {
             self.active.remove(&key);
             if let Some(tx) = self.tx.remove(&key) {
-                for p in tx.slots.into_iter().filter_map(|s| s.packet) {
-                    self.give_up(topo, key, p, now);
+                for r in tx.slots.into_iter().filter_map(|s| s.resend) {
+                    self.give_up(topo, key, r.id, r.route, now);
                 }
             }
         }
@@ -929,6 +996,15 @@ impl Router {
         hit.sort_unstable();
         for id in hit {
             self.report_lost(topo, id, m, 0, LossReason::TargetLeft);
+        }
+    }
+}
+
+/// The payload of an unfinished message, from its origin's record.
+fn payload_of(records: &Map<MsgId, Record>, id: MsgId) -> Option<Bytes> {
+    match records.get(&id)? {
+        Record::Unicast { payload, .. } | Record::Broadcast { payload, .. } => {
+            Some(payload.clone())
         }
     }
 }

@@ -3,12 +3,14 @@
 //! Calls arrive over a bounded mpsc channel and are handled in batches; frames between
 //! members of this process go straight back into the router (the in-process network), with
 //! acknowledgements batched per edge per batch of work. Each member reads its mail from a
-//! bounded mpsc mailbox; swarm events go out on a broadcast channel.
+//! bounded [`Mailbox`], filled once per batch of work; swarm events go out on a broadcast
+//! channel.
 
 use crate::consensus::{Ballot, Outcome, Proposal, Quorum};
 use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::id::{AgentId, Map, MsgId, SwarmId};
+use crate::mailbox::{Mailbox, MailboxSender, mailbox};
 use crate::router::{Delivered, LossReport, Output};
 use crate::swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 use crate::topology::{Repair, TopologyView};
@@ -61,7 +63,7 @@ pub struct Member {
     /// Signs its votes.
     pub credential: Credential,
     /// Its mail.
-    pub mailbox: mpsc::Receiver<Mail>,
+    pub mailbox: Mailbox,
 }
 
 type Job = Box<dyn FnOnce(&mut Core, Duration) + Send>;
@@ -69,58 +71,31 @@ type Job = Box<dyn FnOnce(&mut Core, Duration) + Send>;
 struct Core {
     coord: Coordinator,
     cfg: RuntimeConfig,
-    mailboxes: Map<(SwarmId, AgentId), mpsc::Sender<Mail>>,
-    overflow: Map<(SwarmId, AgentId), VecDeque<Mail>>,
+    mailboxes: Map<(SwarmId, AgentId), MailboxSender>,
+    /// Mail not yet in its mailbox: this batch's, and what did not fit (the overflow).
+    pending: Map<(SwarmId, AgentId), VecDeque<Mail>>,
     events: broadcast::Sender<(SwarmId, SwarmEvent)>,
 }
 
 impl Core {
     fn mail(&mut self, key: (SwarmId, AgentId), mail: Mail) {
-        if let Some(q) = self.overflow.get_mut(&key) {
-            q.push_back(mail);
-            return;
-        }
-        let Some(tx) = self.mailboxes.get(&key) else {
-            return; // the member left while the message was on its way
-        };
-        match tx.try_send(mail) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(m)) => {
-                self.overflow.entry(key).or_default().push_back(m);
-            }
-            // The member dropped its mailbox: it reads nothing more.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        // Mail for a member that has left is dropped when the batch is handed over.
+        self.pending.entry(key).or_default().push_back(mail);
     }
 
-    fn retry_overflow(&mut self) {
-        let mut done = Vec::new();
-        for (key, q) in self.overflow.iter_mut() {
-            let Some(tx) = self.mailboxes.get(key) else {
-                done.push(*key);
-                continue;
-            };
-            while let Some(m) = q.pop_front() {
-                match tx.try_send(m) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(m)) => {
-                        q.push_front(m);
-                        break;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => q.clear(),
-                }
-            }
-            if q.is_empty() {
-                done.push(*key);
-            }
-        }
-        for k in done {
-            self.overflow.remove(&k);
-        }
+    /// Hands every member its pending mail (one lock and one wake-up each); keeps what does
+    /// not fit.
+    fn flush_mail(&mut self) {
+        let mailboxes = &self.mailboxes;
+        self.pending.retain(|key, q| match mailboxes.get(key) {
+            // `false`: the member dropped its mailbox, so it reads nothing more.
+            Some(tx) => tx.deliver(q) && !q.is_empty(),
+            None => false, // the member left while the message was on its way
+        });
     }
 
     fn room_for(&self, swarm: SwarmId, to: AgentId) -> Result<()> {
-        match self.overflow.get(&(swarm, to)) {
+        match self.pending.get(&(swarm, to)) {
             Some(q) if q.len() >= self.cfg.mailbox => Err(Error::MailboxFull {
                 agent: to,
                 capacity: self.cfg.mailbox,
@@ -166,12 +141,12 @@ impl Core {
             for e in events {
                 if let SwarmEvent::Removed(r) = &e {
                     self.mailboxes.remove(&(sid, r.removed));
-                    self.overflow.remove(&(sid, r.removed));
+                    self.pending.remove(&(sid, r.removed));
                 }
                 let _ = self.events.send((sid, e));
             }
         }
-        self.retry_overflow();
+        self.flush_mail();
     }
 }
 
@@ -192,7 +167,7 @@ impl SwarmHandle {
             coord: Coordinator::new(),
             cfg,
             mailboxes: Map::default(),
-            overflow: Map::default(),
+            pending: Map::default(),
             events: events.clone(),
         };
         let task = tokio::spawn(async move {
@@ -256,7 +231,7 @@ impl SwarmHandle {
         self.call(move |c, _| {
             c.coord.dissolve(swarm)?;
             c.mailboxes.retain(|(s, _), _| *s != swarm);
-            c.overflow.retain(|(s, _), _| *s != swarm);
+            c.pending.retain(|(s, _), _| *s != swarm);
             Ok(())
         })
         .await
@@ -266,7 +241,7 @@ impl SwarmHandle {
     pub async fn join(&self, swarm: SwarmId, agent: AgentId) -> Result<Member> {
         self.call(move |c, now| {
             let credential = c.coord.swarm_mut(swarm)?.join(agent, now)?;
-            let (tx, mailbox) = mpsc::channel(c.cfg.mailbox.max(1));
+            let (tx, mailbox) = mailbox(c.cfg.mailbox);
             c.mailboxes.insert((swarm, agent), tx);
             Ok(Member {
                 swarm,

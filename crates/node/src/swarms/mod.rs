@@ -15,13 +15,13 @@ use mcpflow_agents::{Runtime, RuntimeEvent};
 use mcpflow_model::{Event, Timestamp};
 use mcpflow_swarm::{
     AgentId, Ballot, Credential, Decision, DetectorConfig, Error as SwErr, LossReason, Mail,
-    Quorum, RouterConfig, RuntimeConfig, SwarmConfig, SwarmEvent, SwarmHandle, SwarmId,
+    Mailbox, Quorum, RouterConfig, RuntimeConfig, SwarmConfig, SwarmEvent, SwarmHandle, SwarmId,
     TopologyKind,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 mod error;
 mod views;
@@ -95,7 +95,7 @@ pub enum QuorumSpec {
 
 /// A member a caller proved it speaks for: its number, credential and inbox.
 type Acting = (AgentId, Credential, Inbox);
-type Inbox = Arc<tokio::sync::Mutex<mpsc::Receiver<Mail>>>;
+type Inbox = Arc<tokio::sync::Mutex<Mailbox>>;
 
 #[derive(Debug)]
 struct MemberEntry {

@@ -11,6 +11,9 @@ pub enum Error {
     /// The executor could not be built from the spec (e.g. its API key variable is unset).
     #[error("cannot build the agent's executor: {0}")]
     Executor(String),
+    /// The security gate refused the content (a task input).
+    #[error("refused by the security gate: {0}")]
+    Blocked(String),
     /// No agent has this id.
     #[error("no agent with id {0:?} (agent_list shows the agents)")]
     UnknownAgent(String),

@@ -3,8 +3,8 @@
 use dashmap::DashMap;
 use mcpflow_executors::Executor;
 use mcpflow_model::{
-    AgentRecord, AgentSpec, AgentState, AgentStatus, TaskRecord, TaskSpec, TaskState, Timestamp,
-    new_agent_id, new_task_id,
+    AgentRecord, AgentSpec, AgentState, AgentStatus, ContentGate, GateOutcome, GatePoint,
+    TaskRecord, TaskSpec, TaskState, Timestamp, new_agent_id, new_task_id,
 };
 use mcpflow_store::{DynStore, TaskQuery};
 use std::collections::VecDeque;
@@ -47,6 +47,9 @@ pub struct RuntimeConfig {
     pub retry_backoff: Duration,
     /// Finished tasks kept in memory for fast lookup (older ones are read from the store).
     pub finished_tasks_kept: usize,
+    /// Inspects every task input before it is accepted and every result before the task
+    /// completes with it; `None` lets everything through (tests, the library alone).
+    pub gate: Option<Arc<dyn ContentGate>>,
 }
 
 impl RuntimeConfig {
@@ -59,6 +62,7 @@ impl RuntimeConfig {
             health_interval: Duration::from_secs(5),
             retry_backoff: Duration::from_millis(100),
             finished_tasks_kept: 100_000,
+            gate: None,
         }
     }
 }
@@ -279,6 +283,14 @@ impl Runtime {
     pub async fn submit(&self, mut spec: TaskSpec) -> Result<TaskRecord, Error> {
         self.inner.check_running()?;
         spec.validate()?;
+        if let Some(gate) = &self.inner.config.gate {
+            let actor = spec.origin.as_deref().unwrap_or("unknown");
+            if let GateOutcome::Block(reason) =
+                gate.inspect(GatePoint::TaskInput, actor, &spec.input)
+            {
+                return Err(Error::Blocked(reason));
+            }
+        }
         let agent = self.inner.reserve(&spec)?;
         spec.max_attempts
             .get_or_insert(agent.spec.limits.max_attempts);

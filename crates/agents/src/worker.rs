@@ -2,7 +2,7 @@
 //! exactly one final outcome.
 
 use mcpflow_executors::{ExecError, Job, Progress};
-use mcpflow_model::{TaskState, Timestamp};
+use mcpflow_model::{GateOutcome, GatePoint, TaskState, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -101,6 +101,21 @@ async fn attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: Arc<TaskEntry>) {
     match outcome {
         None => {}
         Some(Ok(Ok(reply))) => {
+            if let Some(gate) = &rt.config.gate
+                && let GateOutcome::Block(reason) = gate.inspect(
+                    GatePoint::TaskResult { task: &record.id },
+                    &agent.id,
+                    &reply.text,
+                )
+            {
+                // Not retried: the same input would most likely produce the same content.
+                let refused = ExecError::Permanent(format!(
+                    "the result was refused by the security gate: {reason}"
+                ));
+                failed_attempt(rt, agent, &task, &refused);
+                agent.clear_current();
+                return;
+            }
             let result = serde_json::to_value(&reply).unwrap_or_default();
             if let Some(done) = task.transition(TaskState::Completed, |r| {
                 r.result = Some(result);

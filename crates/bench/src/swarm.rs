@@ -5,7 +5,7 @@
 //! mcpflow's path per message: a batched call into the runtime task → shortest path → the
 //! bounded FIFO queue of each edge on the way → the receiving end (in-order acceptance,
 //! de-duplication by the origin's record) → an acknowledgement (batched per edge) → the
-//! target's bounded mailbox → a consumer task. The baseline is the least a message can be in
+//! target's bounded mailbox (filled once per batch of work) → a consumer task. The baseline is the least a message can be in
 //! tokio: the producer sends straight into the target's bounded mpsc, no routing, no acks.
 //!
 //! Workload: each message goes from a random member to one of the next four members in join
@@ -166,8 +166,11 @@ async fn baseline(args: &SwarmBenchArgs, n: u64) -> anyhow::Result<Measured> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(1024);
         let sink = sink.clone();
         tokio::spawn(async move {
-            while let Some(p) = rx.recv().await {
-                sink.got(&p);
+            let mut got = Vec::with_capacity(256);
+            while rx.recv_many(&mut got, 256).await > 0 {
+                for p in got.drain(..) {
+                    sink.got(&p);
+                }
             }
         });
         txs.push(tx);
@@ -202,9 +205,12 @@ async fn routed(args: &SwarmBenchArgs, n: u64, kind: TopologyKind) -> anyhow::Re
         let mut m = h.join(s, AgentId(i)).await?;
         let sink = sink.clone();
         tokio::spawn(async move {
-            while let Some(mail) = m.mailbox.recv().await {
-                if let Mail::Message(d) = mail {
-                    sink.got(&d.payload);
+            let mut mails = Vec::with_capacity(256);
+            while m.mailbox.recv_many(&mut mails, 256).await > 0 {
+                for mail in mails.drain(..) {
+                    if let Mail::Message(d) = mail {
+                        sink.got(&d.payload);
+                    }
                 }
             }
         });

@@ -17,6 +17,7 @@
 
 mod agent;
 mod event;
+mod gate;
 mod session;
 mod task;
 mod time;
@@ -27,6 +28,7 @@ pub use agent::{
     SpecError, new_agent_id,
 };
 pub use event::Event;
+pub use gate::{ContentGate, GateOutcome, GatePoint};
 pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};
 pub use task::{MAX_TASK_INPUT, TaskRecord, TaskSpec, TaskState, new_task_id};
 pub use time::Timestamp;

@@ -12,6 +12,36 @@ pub struct NodeConfig {
     /// Store URL (`sqlite:///path`, a file path, or `postgres://...`). `None` means
     /// `mcpflow.db` inside `data_dir`.
     pub store: Option<String>,
+    /// The security gate on task inputs and results, swarm messages, memory writes and tool
+    /// arguments.
+    #[serde(default)]
+    pub guard: GateConfig,
+}
+
+/// The `[guard]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Scan every path (default). Off only for trusted, closed deployments: nothing is then
+    /// scanned, and the status says so.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// A rules file (TOML) instead of the built-in rules.
+    #[serde(default)]
+    pub rules: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rules: None,
+        }
+    }
 }
 
 impl NodeConfig {
@@ -20,6 +50,7 @@ impl NodeConfig {
         Self {
             data_dir: data_dir.into(),
             store: None,
+            guard: GateConfig::default(),
         }
     }
 }

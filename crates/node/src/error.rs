@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Why a node could not start or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The security gate could not be built (its rules file is unusable).
+    #[error("security gate: {0} (fix the rules file named by [guard] rules, or remove it)")]
+    Guard(String),
     /// The data directory could not be created or written.
     #[error(
         "data directory {path}: {source} (check that it exists and is writable, or pass --data-dir)"

@@ -14,14 +14,18 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod config;
 mod error;
+mod gate;
 mod node;
 mod sessions;
 mod swarms;
 
-pub use config::NodeConfig;
+pub use audit::{AuditEvent, AuditSink, MemoryAudit, TracingAudit};
+pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
+pub use gate::{GateStats, GuardGate};
 pub use node::{Node, NodeStatus, StoreStatus, agent_uri, task_uri};
 pub use sessions::SessionOutcome;
 pub use swarms::{

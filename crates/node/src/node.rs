@@ -1,7 +1,8 @@
 //! The [`Node`] façade.
 
 use mcpflow_agents::{ExecutorFactory, Runtime, RuntimeConfig, RuntimeEvent, RuntimeStats};
-use mcpflow_model::{Event, Timestamp};
+use mcpflow_guard::{Guard, GuardConfig};
+use mcpflow_model::{ContentGate, Event, Timestamp};
 use mcpflow_store::{DynStore, StoreUrl};
 use serde::Serialize;
 use std::path::Path;
@@ -9,6 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
 
+use crate::audit::{AuditSink, TracingAudit};
+use crate::gate::{GateStats, GuardGate};
 use crate::swarms::Swarms;
 use crate::{Error, NodeConfig};
 
@@ -29,6 +32,7 @@ struct Inner {
     agents: Runtime,
     swarms: Swarms,
     bus: broadcast::Sender<Event>,
+    gate: Option<Arc<GuardGate>>,
     started: Instant,
     started_at: Timestamp,
 }
@@ -48,6 +52,8 @@ pub struct NodeStatus {
     pub store: StoreStatus,
     /// The agent runtime's counters.
     pub agents: RuntimeStats,
+    /// The security gate: `null` when switched off (nothing is scanned).
+    pub gate: Option<GateStats>,
 }
 
 /// The store part of [`NodeStatus`].
@@ -89,10 +95,29 @@ impl Node {
             tracing::info!(buried, "sessions of the previous run marked dead");
         }
         let (bus, _) = broadcast::channel(BUS_CAPACITY);
-        let agents =
-            Runtime::start(RuntimeConfig::new(id.clone()), store.clone(), executors).await?;
+        let audit: Arc<dyn AuditSink> = Arc::new(TracingAudit);
+        let gate = if config.guard.enabled {
+            let guard = Guard::new(GuardConfig {
+                rules_path: config.guard.rules.clone(),
+                ..GuardConfig::default()
+            })
+            .map_err(|e| Error::Guard(e.to_string()))?;
+            Some(Arc::new(GuardGate::new(guard, audit.clone())))
+        } else {
+            tracing::warn!(
+                "the security gate is off: nothing is scanned ([guard] enabled = false)"
+            );
+            None
+        };
+        let mut runtime = RuntimeConfig::new(id.clone());
+        runtime.gate = gate.clone().map(|g| g as Arc<dyn ContentGate>);
+        let agents = Runtime::start(runtime, store.clone(), executors).await?;
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
-        let swarms = Swarms::start(agents.clone(), bus.clone());
+        let swarms = Swarms::start(
+            agents.clone(),
+            bus.clone(),
+            gate.clone().map(|g| g as Arc<dyn ContentGate>),
+        );
         tracing::info!(node_id = %id, store = %store.location(), "node open");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -101,6 +126,7 @@ impl Node {
                 agents,
                 swarms,
                 bus,
+                gate,
                 started: Instant::now(),
                 started_at: Timestamp::now(),
             }),
@@ -166,7 +192,13 @@ impl Node {
                 schema_version,
             },
             agents: self.inner.agents.stats(),
+            gate: self.inner.gate.as_ref().map(|g| g.stats()),
         }
+    }
+
+    /// The security gate, unless switched off.
+    pub fn gate(&self) -> Option<&Arc<GuardGate>> {
+        self.inner.gate.as_ref()
     }
 }
 

@@ -51,6 +51,9 @@ pub enum SwarmError {
     /// Bad settings or members.
     #[error("invalid swarm request: {0}")]
     Invalid(String),
+    /// The security gate refused the message.
+    #[error("the message was refused by the security gate: {0}")]
+    Blocked(String),
     /// The quorum policy is malformed.
     #[error("invalid quorum: {0}")]
     InvalidQuorum(String),

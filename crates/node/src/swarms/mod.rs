@@ -12,7 +12,7 @@
 //! Swarms live in memory: a node restart dissolves them (the agents themselves persist).
 
 use mcpflow_agents::{Runtime, RuntimeEvent};
-use mcpflow_model::{Event, Timestamp};
+use mcpflow_model::{ContentGate, Event, GateOutcome, GatePoint, Timestamp};
 use mcpflow_swarm::{
     AgentId, Ballot, Credential, Decision, DetectorConfig, Error as SwErr, LossReason, Mail,
     Mailbox, Quorum, RouterConfig, RuntimeConfig, SwarmConfig, SwarmEvent, SwarmHandle, SwarmId,
@@ -153,6 +153,8 @@ struct Shared {
     state: Mutex<State>,
     agents: Runtime,
     bus: broadcast::Sender<Event>,
+    /// Every message is inspected before it is routed.
+    gate: Option<Arc<dyn ContentGate>>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -197,7 +199,11 @@ fn now_ms() -> i64 {
 
 impl Swarms {
     /// Starts the swarm runtime and its event and heartbeat loops.
-    pub(crate) fn start(agents: Runtime, bus: broadcast::Sender<Event>) -> Self {
+    pub(crate) fn start(
+        agents: Runtime,
+        bus: broadcast::Sender<Event>,
+        gate: Option<Arc<dyn ContentGate>>,
+    ) -> Self {
         let (handle, task) = SwarmHandle::start(RuntimeConfig::default());
         let (stop, _) = watch::channel(false);
         let swarms = Self {
@@ -206,6 +212,7 @@ impl Swarms {
                 state: Mutex::new(State::default()),
                 agents,
                 bus,
+                gate,
                 stop,
                 task: Mutex::new(Some(task)),
             }),
@@ -659,12 +666,19 @@ impl Swarms {
         })
     }
 
-    fn payload(text: &str) -> Result<bytes::Bytes, SwarmError> {
+    /// The message as it travels, once it is small enough and the gate lets it through.
+    fn payload(&self, from: &str, text: &str) -> Result<bytes::Bytes, SwarmError> {
         if text.len() > MAX_PAYLOAD {
             return Err(SwarmError::Invalid(format!(
                 "the message is {} bytes; send at most {MAX_PAYLOAD}",
                 text.len()
             )));
+        }
+        if let Some(gate) = &self.inner.gate
+            && let GateOutcome::Block(reason) =
+                gate.inspect(GatePoint::AgentMessage { from }, from, text)
+        {
+            return Err(SwarmError::Blocked(reason));
         }
         Ok(bytes::Bytes::copy_from_slice(text.as_bytes()))
     }
@@ -689,7 +703,7 @@ impl Swarms {
         let id = self
             .inner
             .handle
-            .send(sid, num, target, Self::payload(text)?)
+            .send(sid, num, target, self.payload(from, text)?)
             .await
             .map_err(|e| self.translate(sid, e))?;
         Ok(MessageRef {
@@ -710,7 +724,7 @@ impl Swarms {
         let id = self
             .inner
             .handle
-            .broadcast(sid, num, Self::payload(text)?)
+            .broadcast(sid, num, self.payload(from, text)?)
             .await
             .map_err(|e| self.translate(sid, e))?;
         Ok(MessageRef {

@@ -124,6 +124,42 @@ impl McpHandler {
         }
     }
 
+    /// The security gate on tool arguments: every string in them, one per line, scanned as
+    /// what a caller typed. A block is a tool error naming what was found; a warning passes.
+    /// `security_scan` is exempt: scanning hostile text is its job.
+    fn gate_arguments(
+        &self,
+        tool: &str,
+        arguments: Option<&rmcp::model::JsonObject>,
+    ) -> Option<CallToolResponse> {
+        use mcpflow_model::{ContentGate, GateOutcome, GatePoint};
+        let gate = self.state.node.gate()?;
+        let arguments = arguments?;
+        if tool == super::SECURITY_SCAN_TOOL {
+            return None;
+        }
+        let mut text = String::new();
+        for value in arguments.values() {
+            collect_strings(value, &mut text);
+        }
+        if text.is_empty() {
+            return None;
+        }
+        let actor = match self.session.id() {
+            Some(id) => format!("session:{id}"),
+            None => "session:stdio".to_owned(),
+        };
+        match gate.inspect(GatePoint::ToolArguments { tool }, &actor, &text) {
+            GateOutcome::Block(reason) => Some(
+                rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+                    "the arguments of {tool} were refused by the security gate: {reason}"
+                ))])
+                .into(),
+            ),
+            GateOutcome::Allow | GateOutcome::Warn(_) => None,
+        }
+    }
+
     fn cx(&self, request: RequestContext<RoleServer>) -> Cx {
         Cx::new(
             request,
@@ -245,6 +281,9 @@ impl ServerHandler for McpHandler {
                 None,
             ));
         };
+        if let Some(refusal) = self.gate_arguments(&request.name, request.arguments.as_ref()) {
+            return Ok(refusal);
+        }
         let supports_tasks = entry.mode != TaskMode::Inline
             && context
                 .client_capabilities()
@@ -561,5 +600,19 @@ impl ServerHandler for McpHandler {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.state.tasks.cancel_task(&request.task_id)
+    }
+}
+
+/// Appends every string inside `value` to `out`, one per line (object keys are the tool's own
+/// vocabulary, not caller content, so only values count).
+fn collect_strings(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
+        _ => {}
     }
 }

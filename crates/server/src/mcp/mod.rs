@@ -11,6 +11,9 @@ mod session;
 mod uri_template;
 
 pub use ask::Asked;
+
+/// The one tool whose arguments the security gate does not scan: it scans text on request.
+pub const SECURITY_SCAN_TOOL: &str = "security_scan";
 pub use catalog::{
     BoxFuture, Catalog, Completer, LiveCatalog, PromptEntry, PromptGet, ResourceEntry,
     ResourceRead, TaskMode, TemplateEntry, ToolCall, ToolEntry, json_kind,

@@ -10,6 +10,7 @@ use crate::mcp::{Catalog, ResourceRead, ToolCall};
 use crate::sampling::SamplingBridge;
 
 mod agents;
+mod memory;
 mod swarms;
 
 /// What a tool handler returns.
@@ -41,6 +42,7 @@ pub const STATUS_URI: &str = "mcpflow://node/status";
 pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agents::register(catalog, sampling);
     swarms::register(catalog);
+    memory::register(catalog);
     catalog.add_tool(
         Tool::new(
             "node_status",

@@ -102,11 +102,18 @@ impl Node {
             tracing::info!(buried, "sessions of the previous run marked dead");
         }
         let (bus, _) = broadcast::channel(BUS_CAPACITY);
+        // Memory first: if it cannot load, nothing else has started yet.
+        let memory = NodeMemory::open(store.clone(), memory, bus.clone()).await?;
         let agents =
-            Runtime::start(RuntimeConfig::new(id.clone()), store.clone(), executors).await?;
+            match Runtime::start(RuntimeConfig::new(id.clone()), store.clone(), executors).await {
+                Ok(agents) => agents,
+                Err(e) => {
+                    memory.shutdown().await;
+                    return Err(e.into());
+                }
+            };
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
         let swarms = Swarms::start(agents.clone(), bus.clone());
-        let memory = NodeMemory::open(store.clone(), memory, bus.clone()).await?;
         tracing::info!(node_id = %id, store = %store.location(), "node open");
         Ok(Self {
             inner: Arc::new(Inner {

@@ -67,10 +67,13 @@ fn serve(rt: &tokio::runtime::Runtime, data: &std::path::Path, store: Option<&st
             sink.clear();
         }
     });
-    let url = format!("http://{addr}/mcp");
+    let server = Server {
+        child,
+        url: format!("http://{addr}/mcp"),
+    };
     for _ in 0..400 {
         if rt.block_on(async {
-            match Remote::connect(&url).await {
+            match Remote::connect(&server.url).await {
                 Ok(r) => {
                     let ok = r.call("memory_stats", json!({})).await.is_ok();
                     r.close().await;
@@ -79,7 +82,7 @@ fn serve(rt: &tokio::runtime::Runtime, data: &std::path::Path, store: Option<&st
                 Err(_) => false,
             }
         }) {
-            return Server { child, url };
+            return server;
         }
         std::thread::sleep(Duration::from_millis(50));
     }

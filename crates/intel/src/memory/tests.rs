@@ -421,3 +421,37 @@ fn entries_expired_while_down_are_purged_from_the_persistence() {
     );
     assert!(persistence.is_empty());
 }
+
+/// Start-up with a consistent snapshot against a rebuild, in the same run (a ratio, not a
+/// threshold): `cargo test -p mcpflow-intel --lib snapshot_load_vs_rebuild -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run by hand"]
+fn snapshot_load_vs_rebuild() {
+    let (n, dim) = (5_000, 64);
+    let (memory, persistence, clock) = setup(dim);
+    for (i, v) in unit_vectors(n, dim, 11).into_iter().enumerate() {
+        memory
+            .store("ns", NewEntry::new(format!("k{i}"), json!(i)).embedding(v))
+            .unwrap();
+    }
+    let open = || {
+        let t = std::time::Instant::now();
+        let m = Memory::open_with_clock(MemoryConfig::new(dim), persistence.clone(), clock.clone())
+            .unwrap();
+        (t.elapsed(), m.index_loads()[0].source.clone())
+    };
+    let (rebuild, source) = open();
+    assert_eq!(source, IndexSource::NoSnapshot);
+    let t = std::time::Instant::now();
+    let bytes = memory.export_index("ns").unwrap();
+    let export = t.elapsed();
+    persistence.save_index_snapshot("ns", bytes.clone());
+    let (load, source) = open();
+    assert_eq!(source, IndexSource::Snapshot);
+    println!(
+        "{n} entries x {dim} dims: open with rebuild {rebuild:?}, open with snapshot {load:?} \
+         ({:.1}x faster); export {export:?}, {} bytes",
+        rebuild.as_secs_f64() / load.as_secs_f64(),
+        bytes.len()
+    );
+}

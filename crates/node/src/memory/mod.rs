@@ -310,11 +310,21 @@ impl NodeMemory {
             tokio::runtime::Handle::current(),
         ));
         let clock = settings.clock.clone();
+        let (label, dim) = (embedder.label().to_owned(), embedder.dim());
         let memory = tokio::task::spawn_blocking(move || {
             Memory::open_with_clock(config, persistence, clock)
         })
         .await
-        .map_err(|e| MemoryFailure::Stopped(e.to_string()))??;
+        .map_err(|e| MemoryFailure::Stopped(e.to_string()))?
+        .map_err(|e| match e {
+            // Stored vectors from another embedder: say so in the operator's terms.
+            MemoryError::Vector(mcpflow_intel::Error::DimensionMismatch { got, .. }) => {
+                MemoryFailure::Invalid(format!(
+                    "the store holds {got}-dimensional memory embeddings but the embedder {label} gives {dim}: start with the embedder that wrote them, or clear semantic memory (tables memory_entries and memory_snapshots) to switch"
+                ))
+            }
+            other => other.into(),
+        })?;
         for load in memory.index_loads() {
             match &load.source {
                 IndexSource::Rebuilt(reason) => tracing::warn!(

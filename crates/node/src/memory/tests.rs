@@ -241,3 +241,30 @@ async fn bad_input_is_refused_with_advice() {
     assert!(m.list("ns", Some(json!([1])), None, 10).is_err());
     m.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_store_written_by_another_embedder_is_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path()).await;
+    let clock = Arc::new(ManualClock::new(5_000));
+    let (bus, _) = broadcast::channel(64);
+    let m = NodeMemory::open(store.clone(), settings(clock.clone()), bus.clone())
+        .await
+        .unwrap();
+    m.store("ns", request("k", text("hello there")))
+        .await
+        .unwrap();
+    m.shutdown().await;
+    let mut other = settings(clock);
+    other.embedder = Arc::new(HashingEmbedder::new(48));
+    let err = NodeMemory::open(store, other, bus)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("32-dimensional")
+            && err.contains("gives 48")
+            && err.contains("memory_entries"),
+        "{err}"
+    );
+}

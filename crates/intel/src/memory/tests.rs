@@ -455,3 +455,51 @@ fn snapshot_load_vs_rebuild() {
         bytes.len()
     );
 }
+
+mod snapshot_bytes {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn snapshot_and_entries() -> (Vec<u8>, Vec<Entry>) {
+        let (memory, persistence, _) = setup(4);
+        for (i, v) in unit_vectors(40, 4, 5).into_iter().enumerate() {
+            memory
+                .store("ns", NewEntry::new(format!("k{i}"), json!(i)).embedding(v))
+                .unwrap();
+        }
+        memory.delete("ns", "k3").unwrap();
+        let entries = persistence
+            .load_all()
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
+        (memory.export_index("ns").unwrap(), entries)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Flipped, truncated or extended bytes never panic: the snapshot is refused (or, for
+        /// a change that cancels out, restored whole).
+        #[test]
+        fn damaged_snapshots_are_refused_not_trusted(
+            cut in 0usize..4000, flip in 0usize..4000, bit in 0u8..8, extra in proptest::collection::vec(any::<u8>(), 0..4),
+        ) {
+            let (bytes, entries) = snapshot_and_entries();
+            let params = MemoryConfig::new(4).index;
+            prop_assert!(snapshot::restore(&bytes, entries.clone(), &params).is_ok());
+            let mut flipped = bytes.clone();
+            let at = flip % flipped.len();
+            flipped[at] ^= 1 << bit;
+            prop_assert!(snapshot::restore(&flipped, entries.clone(), &params).is_err());
+            let truncated = &bytes[..cut % bytes.len()];
+            prop_assert!(snapshot::restore(truncated, entries.clone(), &params).is_err());
+            if !extra.is_empty() {
+                let mut longer = bytes.clone();
+                longer.extend_from_slice(&extra);
+                prop_assert!(snapshot::restore(&longer, entries, &params).is_err());
+            }
+        }
+    }
+}

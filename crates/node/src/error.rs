@@ -25,4 +25,7 @@ pub enum Error {
     /// The agent runtime could not start.
     #[error(transparent)]
     Agents(#[from] mcpflow_agents::Error),
+    /// Semantic memory could not be loaded.
+    #[error("semantic memory: {0}")]
+    Memory(#[from] crate::memory::MemoryFailure),
 }

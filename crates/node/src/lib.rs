@@ -2,7 +2,7 @@
 //!
 //! [`Node`] is the one façade every interface (MCP, CLI, a future dashboard) calls. It owns the
 //! store, the event bus, the agent runtime and the swarm runtime, and — as their issues land —
-//! memory and the security gate. Subsystems never import each other; the node wires them together.
+//! semantic memory and, as its issue lands, the security gate. Subsystems never import each other; the node wires them together.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mcpflow_node::Error> {
@@ -18,6 +18,7 @@ mod audit;
 mod config;
 mod error;
 mod gate;
+mod memory;
 mod node;
 mod sessions;
 mod swarms;
@@ -26,6 +27,12 @@ pub use audit::{AuditEvent, AuditSink, MemoryAudit, TracingAudit};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
 pub use gate::{GateStats, GuardGate};
+pub use memory::{
+    Content, EntryView, HashingEmbedder, IndexParams, ListPage, LoadView, MAX_PAGE,
+    MAX_TTL_SECONDS, MemoryFailure, MemorySettings, MemoryStats, NamespaceStats, NodeMemory,
+    SearchHit, SearchResult, StorePersistence, StoreRequest, TextEmbedder, memory_uri,
+    namespace_from_uri_segment,
+};
 pub use node::{Node, NodeStatus, StoreStatus, agent_uri, task_uri};
 pub use sessions::SessionOutcome;
 pub use swarms::{

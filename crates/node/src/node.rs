@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 
 use crate::audit::{AuditSink, TracingAudit};
 use crate::gate::{GateStats, GuardGate};
+use crate::memory::{MemorySettings, NodeMemory};
 use crate::swarms::Swarms;
 use crate::{Error, NodeConfig};
 
@@ -31,6 +32,7 @@ struct Inner {
     store: DynStore,
     agents: Runtime,
     swarms: Swarms,
+    memory: NodeMemory,
     bus: broadcast::Sender<Event>,
     gate: Option<Arc<GuardGate>>,
     started: Instant,
@@ -72,14 +74,25 @@ pub struct StoreStatus {
 impl Node {
     /// Opens the data directory and the store (migrating it), buries sessions a previous run
     /// of this node left behind, and starts the agent runtime (restoring this node's agents
-    /// and re-queueing its unfinished tasks). Agents get scripted executors only; use
+    /// and re-queueing its unfinished tasks), and loads semantic memory. Agents get scripted executors only; use
     /// [`Node::open_with`] to supply the executor factory.
     pub async fn open(config: NodeConfig) -> Result<Self, Error> {
         Self::open_with(config, mcpflow_agents::standard_executors()).await
     }
 
-    /// [`Node::open`], with the factory that builds agents' executors.
+    /// [`Node::open`], with the factory that builds agents' executors. Memory runs with
+    /// [`MemorySettings::default`] (the degraded hashing embedder).
     pub async fn open_with(config: NodeConfig, executors: ExecutorFactory) -> Result<Self, Error> {
+        Self::open_with_memory(config, executors, MemorySettings::default()).await
+    }
+
+    /// [`Node::open_with`], with memory's settings (embedder, reaper and snapshot intervals,
+    /// limits).
+    pub async fn open_with_memory(
+        config: NodeConfig,
+        executors: ExecutorFactory,
+        mut memory: MemorySettings,
+    ) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -109,9 +122,18 @@ impl Node {
             );
             None
         };
+        // Memory first: if it cannot load, nothing else has started yet.
+        memory.gate = gate.clone().map(|g| g as Arc<dyn ContentGate>);
+        let memory = NodeMemory::open(store.clone(), memory, bus.clone()).await?;
         let mut runtime = RuntimeConfig::new(id.clone());
         runtime.gate = gate.clone().map(|g| g as Arc<dyn ContentGate>);
-        let agents = Runtime::start(runtime, store.clone(), executors).await?;
+        let agents = match Runtime::start(runtime, store.clone(), executors).await {
+            Ok(agents) => agents,
+            Err(e) => {
+                memory.shutdown().await;
+                return Err(e.into());
+            }
+        };
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
         let swarms = Swarms::start(
             agents.clone(),
@@ -125,6 +147,7 @@ impl Node {
                 store,
                 agents,
                 swarms,
+                memory,
                 bus,
                 gate,
                 started: Instant::now(),
@@ -153,12 +176,18 @@ impl Node {
         &self.inner.swarms
     }
 
+    /// Semantic memory: namespaced entries, semantic search, TTLs.
+    pub fn memory(&self) -> &NodeMemory {
+        &self.inner.memory
+    }
+
     /// Stops the swarm runtime (swarms live in memory and end here) and the node's agents
     /// (their stored status is kept, so they return at the next start), and waits for
     /// pending writes.
     pub async fn shutdown(&self) {
         self.inner.swarms.shutdown();
         self.inner.agents.shutdown().await;
+        self.inner.memory.shutdown().await;
     }
 
     /// Subscribes to every event published from now on.

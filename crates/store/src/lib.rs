@@ -19,6 +19,7 @@
 //! ```
 
 mod error;
+mod memory;
 mod migrate;
 mod postgres;
 mod sqlite;
@@ -60,6 +61,18 @@ pub struct TaskQuery {
     pub after: Option<String>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// One semantic-memory entry as the store keeps it: memory's own JSON encoding of the entry,
+/// which the store never interprets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryRow {
+    /// The entry's namespace.
+    pub namespace: String,
+    /// Its key, unique within the namespace.
+    pub key: String,
+    /// The entry, as JSON.
+    pub doc: String,
 }
 
 /// A shared handle to whichever backend was opened.
@@ -159,6 +172,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Tasks matching `query`, ordered by id.
     async fn tasks(&self, query: &TaskQuery) -> Result<Vec<TaskRecord>, Error>;
+
+    /// Creates or replaces a memory entry (committed when this returns: memory acknowledges
+    /// a write only after it). `updated_at` is the entry's write time in ms.
+    async fn memory_put(&self, row: &MemoryRow, updated_at: u64) -> Result<(), Error>;
+
+    /// Removes a memory entry; absent is not an error.
+    async fn memory_remove(&self, namespace: &str, key: &str) -> Result<(), Error>;
+
+    /// Every memory entry, ordered by namespace and key (memory loads them all at start).
+    async fn memory_entries(&self) -> Result<Vec<MemoryRow>, Error>;
+
+    /// Stores `data` as `namespace`'s index snapshot, replacing the previous one.
+    async fn save_memory_snapshot(&self, namespace: &str, data: &[u8]) -> Result<(), Error>;
+
+    /// Every index snapshot, by namespace.
+    async fn memory_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, Error>;
 }
 
 /// Encodes a record as the `doc` column holds it.

@@ -31,6 +31,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_agents_tasks.sql"),
         postgres: include_str!("../migrations/postgres/0002_agents_tasks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "memory",
+        sqlite: include_str!("../migrations/sqlite/0003_memory.sql"),
+        postgres: include_str!("../migrations/postgres/0003_memory.sql"),
+    },
 ];
 
 /// The schema version a fully migrated database reports.

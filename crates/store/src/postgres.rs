@@ -8,8 +8,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use mcpflow_model::{AgentRecord, SessionRecord, SessionState, TaskRecord, Timestamp, Transport};
 use tokio_postgres::{NoTls, Row};
 
+use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{AgentQuery, Error, FINAL_TASK_STATES, Store, TaskQuery, decode, encode};
+use crate::{AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, decode, encode};
 
 /// Arbitrary but fixed: the advisory-lock key that serialises migrations across nodes.
 const MIGRATION_LOCK_KEY: i64 = 0x6d63_7066_6c6f_7701; // "mcpflow" + 1
@@ -424,6 +425,80 @@ impl Store for PostgresStore {
         rows.iter()
             .map(|r| decode("task", r.get(0), r.get(1)))
             .collect()
+    }
+
+    async fn memory_put(&self, row: &MemoryRow, updated_at: u64) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO memory_entries (namespace, key, doc, updated_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (namespace, key) DO UPDATE SET
+                   doc = EXCLUDED.doc, updated_at = EXCLUDED.updated_at",
+                &[&row.namespace, &row.key, &row.doc, &clamp(updated_at)],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn memory_remove(&self, namespace: &str, key: &str) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute(
+                "DELETE FROM memory_entries WHERE namespace = $1 AND key = $2",
+                &[&namespace, &key],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn memory_entries(&self) -> Result<Vec<MemoryRow>, Error> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT namespace, key, doc FROM memory_entries ORDER BY namespace, key",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| MemoryRow {
+                namespace: r.get(0),
+                key: r.get(1),
+                doc: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn save_memory_snapshot(&self, namespace: &str, data: &[u8]) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO memory_snapshots (namespace, data, taken_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (namespace) DO UPDATE SET
+                   data = EXCLUDED.data, taken_at = EXCLUDED.taken_at",
+                &[&namespace, &data, &Timestamp::now().as_millis()],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn memory_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT namespace, data FROM memory_snapshots ORDER BY namespace",
+                &[],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
 

@@ -10,8 +10,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{AgentQuery, Error, FINAL_TASK_STATES, Store, TaskQuery, decode, encode};
+use crate::{AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, decode, encode};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -487,6 +488,87 @@ impl Store for SqliteStore {
                 out.push(decode("task", &id, &doc)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn memory_put(&self, row: &MemoryRow, updated_at: u64) -> Result<(), Error> {
+        let e = self.sql_err();
+        let row = row.clone();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO memory_entries (namespace, key, doc, updated_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (namespace, key) DO UPDATE SET
+                   doc = excluded.doc, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut st| {
+                st.execute(params![row.namespace, row.key, row.doc, clamp(updated_at)])
+            })
+            .map(drop)
+            .map_err(e)
+        })
+        .await
+    }
+
+    async fn memory_remove(&self, namespace: &str, key: &str) -> Result<(), Error> {
+        let e = self.sql_err();
+        let (namespace, key) = (namespace.to_owned(), key.to_owned());
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM memory_entries WHERE namespace = ?1 AND key = ?2")
+                .and_then(|mut st| st.execute(params![namespace, key]))
+                .map(drop)
+                .map_err(e)
+        })
+        .await
+    }
+
+    async fn memory_entries(&self) -> Result<Vec<MemoryRow>, Error> {
+        let e = self.sql_err();
+        self.with(move |c| {
+            let mut st = c
+                .prepare("SELECT namespace, key, doc FROM memory_entries ORDER BY namespace, key")
+                .map_err(&e)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(MemoryRow {
+                        namespace: r.get(0)?,
+                        key: r.get(1)?,
+                        doc: r.get(2)?,
+                    })
+                })
+                .map_err(&e)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(&e)
+        })
+        .await
+    }
+
+    async fn save_memory_snapshot(&self, namespace: &str, data: &[u8]) -> Result<(), Error> {
+        let e = self.sql_err();
+        let (namespace, data) = (namespace.to_owned(), data.to_vec());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO memory_snapshots (namespace, data, taken_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (namespace) DO UPDATE SET
+                   data = excluded.data, taken_at = excluded.taken_at",
+                params![namespace, data, Timestamp::now().as_millis()],
+            )
+            .map(drop)
+            .map_err(e)
+        })
+        .await
+    }
+
+    async fn memory_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let e = self.sql_err();
+        self.with(move |c| {
+            let mut st = c
+                .prepare("SELECT namespace, data FROM memory_snapshots ORDER BY namespace")
+                .map_err(&e)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(&e)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(&e)
         })
         .await
     }

@@ -7,7 +7,9 @@ use mcpflow_model::{
     AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus, ExecutorSpec, RestartPolicy,
     SessionRecord, SessionState, TaskRecord, TaskSpec, TaskState, Timestamp, Transport,
 };
-use mcpflow_store::{AgentQuery, DynStore, Error, MIGRATION_COUNT, StoreUrl, TaskQuery, open};
+use mcpflow_store::{
+    AgentQuery, DynStore, Error, MIGRATION_COUNT, MemoryRow, StoreUrl, TaskQuery, open,
+};
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -149,8 +151,57 @@ async fn agents_and_tasks(store: &DynStore) {
     assert_eq!(tids(store.tasks(&page).await.unwrap()), ["task-2"]);
 }
 
+async fn memory(store: &DynStore) {
+    let row = |ns: &str, key: &str, doc: &str| MemoryRow {
+        namespace: ns.into(),
+        key: key.into(),
+        doc: doc.into(),
+    };
+    assert!(store.memory_entries().await.unwrap().is_empty());
+    store
+        .memory_put(&row("b", "k", r#"{"v":1}"#), 5)
+        .await
+        .unwrap();
+    store
+        .memory_put(&row("a", "k2", r#"{"v":2}"#), 6)
+        .await
+        .unwrap();
+    store
+        .memory_put(&row("a", "k1", r#"{"v":"\u0000 ü"}"#), 7)
+        .await
+        .unwrap();
+    // Replacing by (namespace, key).
+    store
+        .memory_put(&row("b", "k", r#"{"v":3}"#), u64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.memory_entries().await.unwrap(),
+        [
+            row("a", "k1", r#"{"v":"\u0000 ü"}"#),
+            row("a", "k2", r#"{"v":2}"#),
+            row("b", "k", r#"{"v":3}"#)
+        ]
+    );
+    store.memory_remove("a", "k2").await.unwrap();
+    store.memory_remove("a", "absent").await.unwrap();
+    store.memory_remove("zz", "k").await.unwrap();
+    assert_eq!(store.memory_entries().await.unwrap().len(), 2);
+
+    assert!(store.memory_snapshots().await.unwrap().is_empty());
+    let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    store.save_memory_snapshot("a", &blob).await.unwrap();
+    store.save_memory_snapshot("b", &[0, 1]).await.unwrap();
+    store.save_memory_snapshot("b", &[]).await.unwrap();
+    assert_eq!(
+        store.memory_snapshots().await.unwrap(),
+        [("a".to_string(), blob), ("b".to_string(), vec![])]
+    );
+}
+
 async fn suite(store: DynStore) {
     agents_and_tasks(&store).await;
+    memory(&store).await;
     store.ping().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), MIGRATION_COUNT);
 

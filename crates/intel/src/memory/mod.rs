@@ -31,6 +31,7 @@ mod clock;
 mod entry;
 mod filter;
 mod persistence;
+mod snapshot;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{Entry, NewEntry};
@@ -163,6 +164,28 @@ impl Namespace {
     }
 }
 
+/// Where a namespace's index came from when memory was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexSource {
+    /// Loaded from a snapshot that agreed with the persisted entries.
+    Snapshot,
+    /// Rebuilt from the entries: there was no snapshot.
+    NoSnapshot,
+    /// Rebuilt from the entries because the snapshot disagreed with them (the reason).
+    Rebuilt(String),
+}
+
+/// How one namespace was loaded by [`Memory::open`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexLoad {
+    /// The namespace.
+    pub namespace: String,
+    /// Entries loaded (expired ones not yet purged included).
+    pub entries: usize,
+    /// Where its index came from.
+    pub source: IndexSource,
+}
+
 /// Namespaced semantic memory. Share it with an `Arc`: reads run in parallel, writes alone.
 #[derive(Debug)]
 pub struct Memory {
@@ -170,6 +193,7 @@ pub struct Memory {
     persistence: Arc<dyn MemoryPersistence>,
     clock: Arc<dyn Clock>,
     namespaces: RwLock<HashMap<String, Namespace>>,
+    loaded: Vec<IndexLoad>,
 }
 
 impl Memory {
@@ -187,29 +211,85 @@ impl Memory {
         persistence: Arc<dyn MemoryPersistence>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, MemoryError> {
-        let memory = Self {
+        // Expired entries are loaded too (every read hides them): the next purge then
+        // removes them from the persistence as well, and snapshots stay comparable.
+        let mut by_namespace: HashMap<String, Vec<Entry>> = HashMap::new();
+        for (ns, entry) in persistence.load_all()? {
+            by_namespace.entry(ns).or_default().push(entry);
+        }
+        let mut snapshots: HashMap<String, Vec<u8>> =
+            persistence.load_index_snapshots()?.into_iter().collect();
+        let mut memory = Self {
             config,
             persistence,
             clock,
             namespaces: RwLock::new(HashMap::new()),
+            loaded: Vec::new(),
         };
-        let now = memory.clock.now_ms();
-        let mut namespaces = memory.namespaces.write();
-        for (ns, entry) in memory.persistence.load_all()? {
-            if entry.is_expired(now) {
-                continue;
+        let mut namespaces = HashMap::with_capacity(by_namespace.len());
+        let mut loaded = Vec::with_capacity(by_namespace.len());
+        for (name, mut entries) in by_namespace {
+            for e in &entries {
+                memory.validate(&name, &e.key, &e.value, &e.metadata)?;
             }
-            memory.validate(&ns, &entry.key, &entry.value, &entry.metadata)?;
-            if !namespaces.contains_key(&ns) {
-                namespaces.insert(ns.clone(), Namespace::new(&memory.config.index)?);
-            }
-            namespaces
-                .get_mut(&ns)
-                .expect("inserted above")
-                .put(entry)?;
+            let count = entries.len();
+            let restored = match snapshots.remove(&name) {
+                Some(bytes) => snapshot::restore(&bytes, entries.clone(), &memory.config.index),
+                None => Err(String::new()),
+            };
+            let (ns, source) = match restored {
+                Ok(ns) => (ns, IndexSource::Snapshot),
+                Err(reason) => {
+                    // Insert in write order: the graph comes out close to the one that was
+                    // built live, and the same entries always give the same graph.
+                    entries
+                        .sort_by(|a, b| (a.updated_at_ms, &a.key).cmp(&(b.updated_at_ms, &b.key)));
+                    let mut ns = Namespace::new(&memory.config.index)?;
+                    for e in entries {
+                        ns.put(e)?;
+                    }
+                    let source = if reason.is_empty() {
+                        IndexSource::NoSnapshot
+                    } else {
+                        IndexSource::Rebuilt(reason)
+                    };
+                    (ns, source)
+                }
+            };
+            loaded.push(IndexLoad {
+                namespace: name.clone(),
+                entries: count,
+                source,
+            });
+            namespaces.insert(name, ns);
         }
-        drop(namespaces);
+        loaded.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+        memory.namespaces = RwLock::new(namespaces);
+        memory.loaded = loaded;
         Ok(memory)
+    }
+
+    /// How each namespace was loaded at open (by name): from a snapshot, or rebuilt and why.
+    pub fn index_loads(&self) -> &[IndexLoad] {
+        &self.loaded
+    }
+
+    /// The settings memory was opened with.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.config
+    }
+
+    /// True if `namespace` holds or has held entries since memory was opened.
+    pub fn has_namespace(&self, namespace: &str) -> bool {
+        self.namespaces.read().contains_key(namespace)
+    }
+
+    /// A snapshot of `namespace`'s index (graph, id map, and a fingerprint of its entries)
+    /// for [`MemoryPersistence::load_index_snapshots`] to hand back at the next open, or
+    /// `None` for an unknown namespace. Taken under the read lock, so it matches the entries
+    /// exactly as they are at this instant.
+    pub fn export_index(&self, namespace: &str) -> Option<Vec<u8>> {
+        self.namespaces.read().get(namespace).map(snapshot::encode)
     }
 
     /// Stores an entry (replacing one with the same key) and returns it as stored.
@@ -373,9 +453,19 @@ impl Memory {
 
     /// Removes every expired entry (persistence first); returns how many went.
     pub fn purge_expired(&self) -> Result<usize, MemoryError> {
+        Ok(self
+            .purge_expired_by_namespace()?
+            .iter()
+            .map(|(_, n)| n)
+            .sum())
+    }
+
+    /// [`Memory::purge_expired`], saying how many went from which namespace (only
+    /// namespaces that lost entries are listed).
+    pub fn purge_expired_by_namespace(&self) -> Result<Vec<(String, usize)>, MemoryError> {
         let now = self.clock.now_ms();
         let mut namespaces = self.namespaces.write();
-        let mut purged = 0;
+        let mut purged = Vec::new();
         for (name, ns) in namespaces.iter_mut() {
             let expired: Vec<String> = ns
                 .entries
@@ -383,12 +473,19 @@ impl Memory {
                 .filter(|(_, (_, e))| e.is_expired(now))
                 .map(|(k, _)| k.clone())
                 .collect();
+            let mut gone = 0;
             for key in expired {
+                // On failure, what went before is gone from both sides alike: memory and
+                // persistence still agree entry by entry.
                 self.persistence.remove(name, &key)?;
                 ns.remove(&key);
-                purged += 1;
+                gone += 1;
+            }
+            if gone > 0 {
+                purged.push((name.clone(), gone));
             }
         }
+        purged.sort();
         Ok(purged)
     }
 

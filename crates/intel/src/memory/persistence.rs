@@ -16,6 +16,12 @@ pub trait MemoryPersistence: Send + Sync + std::fmt::Debug {
     fn remove(&self, namespace: &str, key: &str) -> Result<(), PersistenceError>;
     /// Every stored entry with its namespace, to rebuild memory at start.
     fn load_all(&self) -> Result<Vec<(String, Entry)>, PersistenceError>;
+    /// Index snapshots by namespace (from [`super::Memory::export_index`]), so start-up can
+    /// load graphs instead of rebuilding them. Memory checks each against the entries and
+    /// rebuilds when they disagree. The default has none.
+    fn load_index_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, PersistenceError> {
+        Ok(Vec::new())
+    }
 }
 
 /// A persistence failure, with the backend's reason.
@@ -29,10 +35,16 @@ pub struct PersistenceError(pub String);
 #[derive(Debug, Default)]
 pub struct InMemoryPersistence {
     entries: Mutex<BTreeMap<(String, String), Entry>>,
+    snapshots: Mutex<BTreeMap<String, Vec<u8>>>,
     fail: Mutex<Option<String>>,
 }
 
 impl InMemoryPersistence {
+    /// Keeps `bytes` as `namespace`'s index snapshot (replacing any).
+    pub fn save_index_snapshot(&self, namespace: &str, bytes: Vec<u8>) {
+        self.snapshots.lock().insert(namespace.to_string(), bytes);
+    }
+
     /// Makes every later call fail with `reason` (None: succeed again).
     pub fn fail_with(&self, reason: Option<&str>) {
         *self.fail.lock() = reason.map(str::to_string);
@@ -80,6 +92,16 @@ impl MemoryPersistence for InMemoryPersistence {
             .lock()
             .iter()
             .map(|((ns, _), e)| (ns.clone(), e.clone()))
+            .collect())
+    }
+
+    fn load_index_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, PersistenceError> {
+        self.check()?;
+        Ok(self
+            .snapshots
+            .lock()
+            .iter()
+            .map(|(ns, b)| (ns.clone(), b.clone()))
             .collect())
     }
 }

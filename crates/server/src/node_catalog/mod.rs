@@ -10,6 +10,7 @@ use crate::mcp::{Catalog, ResourceRead, ToolCall};
 use crate::sampling::SamplingBridge;
 
 mod agents;
+mod memory;
 mod security;
 mod swarms;
 
@@ -43,6 +44,7 @@ pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agents::register(catalog, sampling);
     swarms::register(catalog);
     security::register(catalog);
+    memory::register(catalog);
     catalog.add_tool(
         Tool::new(
             "node_status",

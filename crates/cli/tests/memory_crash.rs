@@ -1,0 +1,270 @@
+//! Semantic memory survives `kill -9`: entries acknowledged over MCP are there after a restart
+//! on the same data, and searches give the same hits with the same scores. A clean stop
+//! writes index snapshots, so the next start loads them; after a crash the snapshot no longer
+//! matches the entries and the index is rebuilt from them. SQLite data directory, and the
+//! real PostgreSQL.
+
+use mcpflow_server::client::Remote;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `mcpflow serve` on a free port and waits until it answers MCP.
+fn serve(rt: &tokio::runtime::Runtime, data: &std::path::Path, store: Option<&str>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpflow"));
+    command
+        .env_remove("RUST_LOG")
+        .env_remove("MCPFLOW_CONFIG")
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data);
+    if let Some(store) = store {
+        command.args(["--store", store]);
+    }
+    let mut child = command
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut line = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while addr.is_none() && Instant::now() < deadline {
+        line.clear();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Ok(log) = serde_json::from_str::<Value>(&line)
+            && let Some(a) = log.get("addr").and_then(Value::as_str)
+        {
+            addr = Some(a.to_owned());
+        }
+    }
+    let addr = addr.expect("the server never logged its address");
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while stderr.read_line(&mut sink).is_ok_and(|n| n > 0) {
+            sink.clear();
+        }
+    });
+    let server = Server {
+        child,
+        url: format!("http://{addr}/mcp"),
+    };
+    for _ in 0..400 {
+        if rt.block_on(async {
+            match Remote::connect(&server.url).await {
+                Ok(r) => {
+                    let ok = r.call("memory_stats", json!({})).await.is_ok();
+                    r.close().await;
+                    ok
+                }
+                Err(_) => false,
+            }
+        }) {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server at {addr} never became ready");
+}
+
+fn call(rt: &tokio::runtime::Runtime, url: &str, tool: &str, args: Value) -> Value {
+    rt.block_on(async {
+        let remote = Remote::connect(url).await.unwrap();
+        let out = remote
+            .call(tool, args.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{tool} {args}: {e}"));
+        remote.close().await;
+        out
+    })
+}
+
+const WORDS: [&str; 16] = [
+    "retry", "backoff", "pin", "version", "test", "fix", "store", "commit", "snapshot", "index",
+    "agent", "swarm", "token", "memory", "crash", "restart",
+];
+
+/// A deterministic sentence for entry `i`.
+fn text(i: usize) -> String {
+    (0..5)
+        .map(|j| WORDS[(i * 7 + j * 3 + i / 5) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn store(rt: &tokio::runtime::Runtime, url: &str, range: std::ops::Range<usize>) {
+    rt.block_on(async {
+        let remote = Remote::connect(url).await.unwrap();
+        for i in range {
+            remote
+                .call(
+                    "memory_store",
+                    json!({
+                        "namespace": "crash", "key": format!("e{i:03}"), "value": { "i": i },
+                        "metadata": { "parity": i % 2 }, "text": text(i)
+                    }),
+                )
+                .await
+                .unwrap();
+        }
+        remote.close().await;
+    });
+}
+
+/// Every query's hits as (key, score).
+fn searches(rt: &tokio::runtime::Runtime, url: &str) -> Vec<Vec<(String, f64)>> {
+    let queries = [
+        "retry backoff",
+        "snapshot index crash",
+        "agent swarm token",
+        "pin version",
+    ];
+    queries
+        .iter()
+        .map(|q| {
+            let found = call(
+                rt,
+                url,
+                "memory_search",
+                json!({ "namespace": "crash", "query": q, "k": 8 }),
+            );
+            found["hits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["key"].as_str().unwrap().to_owned(),
+                        h["score"].as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn loaded(rt: &tokio::runtime::Runtime, url: &str) -> Value {
+    call(rt, url, "memory_stats", json!({}))["loaded"][0].clone()
+}
+
+fn crash_and_recover(store_url: Option<&str>) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+
+    // 1. Store, stop cleanly (SIGTERM): shutdown writes the index snapshot.
+    let mut server = serve(&rt, data.path(), store_url);
+    store(&rt, &server.url, 0..60);
+    let clean = searches(&rt, &server.url);
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        server.child.wait().unwrap().success(),
+        "a clean stop exits 0"
+    );
+    drop(server);
+
+    // 2. The restart loads the snapshot, with the same results.
+    let server = serve(&rt, data.path(), store_url);
+    let l = loaded(&rt, &server.url);
+    assert_eq!(l["source"], "snapshot", "{l}");
+    assert_eq!(l["entries"], 60);
+    assert_eq!(searches(&rt, &server.url), clean);
+    // More acknowledged writes (one overwrite, one delete), then kill -9 before any snapshot.
+    store(&rt, &server.url, 60..90);
+    call(
+        &rt,
+        &server.url,
+        "memory_store",
+        json!({ "namespace": "crash", "key": "e005", "value": "replaced", "text": "retry backoff replaced" }),
+    );
+    call(
+        &rt,
+        &server.url,
+        "memory_delete",
+        json!({ "namespace": "crash", "key": "e010" }),
+    );
+    let before = searches(&rt, &server.url);
+    assert_ne!(before, clean, "the late writes must change the results");
+    drop(server); // SIGKILL
+
+    // 3. After the crash: the stale snapshot is refused, the index rebuilt from the entries,
+    //    and every acknowledged write is there with identical search results.
+    let server = serve(&rt, data.path(), store_url);
+    let l = loaded(&rt, &server.url);
+    assert_eq!(l["source"], "rebuilt", "{l}");
+    assert_eq!(l["entries"], 89);
+    assert_eq!(searches(&rt, &server.url), before);
+    let replaced = call(
+        &rt,
+        &server.url,
+        "memory_retrieve",
+        json!({ "namespace": "crash", "key": "e005" }),
+    );
+    assert_eq!(replaced["entry"]["value"], "replaced");
+    let deleted = call(
+        &rt,
+        &server.url,
+        "memory_retrieve",
+        json!({ "namespace": "crash", "key": "e010" }),
+    );
+    assert_eq!(deleted["found"], false);
+    let last = call(
+        &rt,
+        &server.url,
+        "memory_retrieve",
+        json!({ "namespace": "crash", "key": "e089" }),
+    );
+    assert_eq!(last["entry"]["value"]["i"], 89);
+}
+
+#[test]
+fn memory_survives_kill_9_on_sqlite() {
+    crash_and_recover(None);
+}
+
+#[test]
+fn memory_survives_kill_9_on_postgres() {
+    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("mcpflow_memcrash_{}", std::process::id());
+    let psql = |sql: &str| {
+        let status = Command::new("psql")
+            .args([base.as_str(), "-qc", sql])
+            .env("PGOPTIONS", "--client-min-messages=warning")
+            .status()
+            .expect("psql is needed to prepare the PostgreSQL schema");
+        assert!(status.success(), "psql {sql}");
+    };
+    psql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    ));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    crash_and_recover(Some(&url));
+    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

@@ -153,7 +153,7 @@ impl RouterConfig {
             window_ms: MAX_WINDOW_MS,
             cycle_size: 10,
             projection_dims: 8,
-            seed: 0x5EED_0F_A6E7,
+            seed: 0x5EED_A6E7,
             latency_scale_ms: 1000.0,
             policy: PolicyConfig::default(),
             patterns: PatternConfig::default(),

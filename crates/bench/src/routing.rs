@@ -495,6 +495,11 @@ pub fn run(args: RoutingBenchArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    print_tables(&args, &report);
+    Ok(())
+}
+
+fn print_tables(args: &RoutingBenchArgs, report: &Report) {
     println!(
         "mcpflow bench routing: {} agents, {} task types, {} tasks every {} ms (simulated), dim {}, seed {}",
         args.agents, args.types, args.tasks, args.gap_ms, args.dim, args.seed
@@ -552,7 +557,6 @@ pub fn run(args: RoutingBenchArgs) -> anyhow::Result<()> {
         "  (success rates over the last quarter of phases 1 and 2 and the first quarter of the return to A; ewc_lambda on = {}, off = {})",
         report.switch_on.ewc_lambda, report.switch_off.ewc_lambda
     );
-    Ok(())
 }
 
 fn to_json(args: &RoutingBenchArgs, r: &Report) -> Value {
@@ -643,6 +647,19 @@ mod tests {
             "on {on:?} off {off:?}"
         );
         assert!(on.a_after > off.a_after, "on {on:?} off {off:?}");
+    }
+
+    #[test]
+    fn default_configuration_learns_and_consolidates() {
+        // The benchmark's own configuration (printed: `cargo test -- --nocapture`).
+        let args = RoutingBenchArgs::default();
+        let report = measure(&args).unwrap();
+        print_tables(&args, &report);
+        let (learned, random) = (&report.stream[0], &report.stream[1]);
+        assert!(learned.late_regret < 0.5 * random.late_regret);
+        assert!(report.switch_on.a_after_regret < report.switch_off.a_after_regret);
+        let json = to_json(&args, &report);
+        assert_eq!(json["stream"].as_array().unwrap().len(), 5);
     }
 
     #[test]

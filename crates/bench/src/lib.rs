@@ -9,6 +9,7 @@ mod guard;
 mod http;
 mod load;
 mod memory;
+mod routing;
 mod swarm;
 
 use clap::Subcommand;
@@ -17,6 +18,7 @@ pub use agents::AgentsBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use memory::MemoryBenchArgs;
+pub use routing::RoutingBenchArgs;
 pub use swarm::SwarmBenchArgs;
 
 /// The benchmarks.
@@ -37,6 +39,11 @@ pub enum BenchCommand {
     /// Vector index: our HNSW against hnswlib on the same vectors and parameters — build
     /// time, recall@k against exact search, queries/s on 1 and 2 threads.
     Memory(MemoryBenchArgs),
+    /// Routing: a seeded simulation of agents with hidden per-task-type skill — cumulative
+    /// regret against an oracle and success rates of the learned router, random,
+    /// round-robin and least-loaded; then a task-type switch (A, B, A) with EWC
+    /// consolidation on and off.
+    Routing(RoutingBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -47,5 +54,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Swarm(args) => swarm::run(args),
         BenchCommand::Guard(args) => guard::run(args),
         BenchCommand::Memory(args) => memory::run(args),
+        BenchCommand::Routing(args) => routing::run(args),
     }
 }

@@ -36,8 +36,10 @@ mod hnsw;
 pub mod memory;
 mod persist;
 pub mod rng;
+pub mod routing;
 mod shared;
 mod simd;
+pub mod trajectory;
 mod visited;
 
 pub use distance::{Metric, dot, l2_squared};

@@ -1,0 +1,256 @@
+use super::*;
+use crate::memory::ManualClock;
+use crate::trajectory::InMemoryTrajectories;
+
+struct Fixture {
+    router: Router,
+    store: Arc<InMemoryTrajectories>,
+    clock: Arc<ManualClock>,
+}
+
+fn config() -> RouterConfig {
+    let mut c = RouterConfig::new(4);
+    c.window_ms = 60_000;
+    c
+}
+
+fn fixture(config: RouterConfig) -> Fixture {
+    let store = Arc::new(InMemoryTrajectories::default());
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let router = Router::open(config, store.clone(), clock.clone()).unwrap();
+    Fixture {
+        router,
+        store,
+        clock,
+    }
+}
+
+fn task(kind: usize) -> TaskSpec {
+    let mut e = vec![0.05; 4];
+    e[kind] = 1.0;
+    TaskSpec::new(format!("type{kind}"), e).capabilities(["code"])
+}
+
+/// Runs one trajectory: `agent` on `kind`, succeeding when `ok`.
+fn run(f: &Fixture, agent: &str, kind: usize, ok: bool) -> Ended {
+    let id = f.router.start(agent, task(kind)).unwrap();
+    f.clock.advance(100);
+    let (outcome, reward) = if ok {
+        (Outcome::Success, 1.0)
+    } else {
+        (Outcome::Failure, 0.0)
+    };
+    f.router.end(id, outcome, reward, 100).unwrap()
+}
+
+#[test]
+fn capability_filter_and_clear_errors() {
+    let f = fixture(config());
+    f.router.register_agent("coder", ["code", "rust"]).unwrap();
+    f.router.register_agent("writer", ["docs"]).unwrap();
+    let ranked = f.router.route(&task(0)).unwrap();
+    assert_eq!(ranked.len(), 1);
+    assert_eq!(ranked[0].agent, "coder");
+    assert!(ranked[0].explanation.contains("no similar past task"));
+    assert!(ranked[0].confidence > 0.0 && ranked[0].confidence <= 1.0);
+
+    let needs_go = TaskSpec::new("t", vec![1.0, 0.0, 0.0, 0.0]).capabilities(["go"]);
+    let e = f.router.route(&needs_go).unwrap_err();
+    assert_eq!(
+        e,
+        RoutingError::NoCapableAgent {
+            required: vec!["go".into()],
+            registered: 2
+        }
+    );
+    assert!(e.to_string().contains("register an agent"));
+    assert_eq!(
+        f.router.start("nobody", task(0)).unwrap_err(),
+        RoutingError::UnknownAgent("nobody".into())
+    );
+    assert_eq!(
+        f.router.start("writer", task(0)).unwrap_err(),
+        RoutingError::NotCapable {
+            agent: "writer".into(),
+            missing: vec!["code".into()]
+        }
+    );
+    let bad_dim = TaskSpec::new("t", vec![1.0]);
+    assert!(matches!(
+        f.router.route(&bad_dim),
+        Err(RoutingError::Trajectory(TrajectoryError::Invalid(_)))
+    ));
+    let id = f.router.start("coder", task(0)).unwrap();
+    f.router.end(id, Outcome::Success, 1.0, 1).unwrap();
+    assert_eq!(
+        f.router.end(id, Outcome::Success, 1.0, 1).unwrap_err(),
+        RoutingError::Trajectory(TrajectoryError::AlreadyEnded(id))
+    );
+    assert!(f.router.remove_agent("coder"));
+    assert!(!f.router.remove_agent("coder"));
+    assert!(f.router.route(&task(0)).is_err());
+}
+
+#[test]
+fn nan_reward_is_refused_and_changes_nothing() {
+    let f = fixture(config());
+    f.router.register_agent("coder", ["code"]).unwrap();
+    let id = f.router.start("coder", task(0)).unwrap();
+    let e = f.router.end(id, Outcome::Success, f32::NAN, 1).unwrap_err();
+    assert!(matches!(
+        e,
+        RoutingError::Trajectory(TrajectoryError::InvalidReward(r)) if r.is_nan()
+    ));
+    let stats = f.router.learning_stats();
+    assert_eq!((stats.trajectories_seen, stats.active_trajectories), (0, 1));
+    assert_eq!(stats.agents[0].in_flight, 1);
+}
+
+#[test]
+fn invalid_config_is_refused() {
+    let store = Arc::new(InMemoryTrajectories::default());
+    let clock = Arc::new(ManualClock::new(0));
+    let mut bad = vec![];
+    let mut c = config();
+    c.window_ms = MAX_WINDOW_MS + 1;
+    bad.push(c);
+    let mut c = config();
+    c.cycle_size = 0;
+    bad.push(c);
+    let mut c = config();
+    c.policy.forgetting = 1.5;
+    bad.push(c);
+    let mut c = config();
+    c.policy.ewc_lambda = f64::NAN;
+    bad.push(c);
+    let mut c = config();
+    c.patterns.radius = 0.0;
+    bad.push(c);
+    for c in bad {
+        let e = Router::open(c, store.clone(), clock.clone()).unwrap_err();
+        assert!(matches!(e, RoutingError::InvalidConfig(_)), "{e}");
+    }
+}
+
+#[test]
+fn cycles_run_every_cycle_size_trajectories() {
+    let f = fixture(config());
+    f.router.register_agent("a", ["code"]).unwrap();
+    for i in 1..=25 {
+        let ended = run(&f, "a", 0, true);
+        assert_eq!(ended.cycle.is_some(), i % 10 == 0, "trajectory {i}");
+    }
+    let s = f.router.learning_stats();
+    assert_eq!((s.cycles, s.trajectories_seen, s.buffered), (2, 25, 5));
+    assert_eq!(s.last_cycle.as_ref().unwrap().trajectories, 10);
+    assert_eq!(s.patterns, 1);
+    assert_eq!(s.agents[0].learned, 20);
+    assert_eq!(s.agents[0].window_success_rate, Some(1.0));
+    let forced = f.router.learn_now().unwrap();
+    assert_eq!((forced.cycle, forced.trajectories), (3, 5));
+    assert!(f.router.learn_now().is_none());
+}
+
+#[test]
+fn learns_which_agent_suits_which_task_type() {
+    let f = fixture(config());
+    for a in ["alpha", "beta", "gamma"] {
+        f.router.register_agent(a, ["code"]).unwrap();
+    }
+    // alpha is good at type 0, beta at type 1, gamma at nothing.
+    let skill = |agent: &str, kind: usize| match (agent, kind) {
+        ("alpha", 0) | ("beta", 1) => 0.9,
+        _ => 0.2,
+    };
+    let mut coin = crate::rng::SplitMix64::new(3);
+    let mut losses = Vec::new();
+    for i in 0..300 {
+        let kind = i % 2;
+        let agent = f.router.route(&task(kind)).unwrap()[0].agent.clone();
+        let ok = coin.next_f64() < skill(&agent, kind);
+        if let Some(c) = run(&f, &agent, kind, ok).cycle {
+            losses.push(c.loss);
+        }
+    }
+    for kind in 0..2 {
+        let ranked = f.router.route(&task(kind)).unwrap();
+        let want = ["alpha", "beta"][kind];
+        assert_eq!(ranked[0].agent, want, "type {kind}: {ranked:#?}");
+        assert!(ranked[0].mean > ranked[2].mean + 0.3, "{ranked:#?}");
+        assert!(ranked[0].explanation.contains("nearest pattern"));
+    }
+    let s = f.router.learning_stats();
+    assert_eq!(losses.len(), 30);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (early, late) = (mean(&losses[..5]), mean(&losses[20..]));
+    assert!(late < early, "prediction loss fell: {early} -> {late}");
+    let alpha = s.agents.iter().find(|a| a.agent == "alpha").unwrap();
+    assert!(alpha.fisher_mean > 0.0 && alpha.theta_norm > 0.0);
+}
+
+#[test]
+fn load_and_health_come_from_the_window() {
+    let f = fixture(config());
+    f.router.register_agent("a", ["code"]).unwrap();
+    let open = f.router.start("a", task(0)).unwrap();
+    run(&f, "a", 0, false);
+    let s = f.router.learning_stats();
+    assert_eq!(s.agents[0].in_flight, 1);
+    assert_eq!(s.agents[0].window_success_rate, Some(0.0));
+    assert_eq!(s.agents[0].window_mean_latency_ms, Some(100.0));
+    let text = &f.router.route(&task(0)).unwrap()[0].explanation;
+    assert!(
+        text.contains("0/1 succeeded") && text.contains("1 in flight"),
+        "{text}"
+    );
+    f.clock.advance(61_000);
+    let s = f.router.learning_stats();
+    assert_eq!(
+        s.agents[0].window_success_rate, None,
+        "slid out of the window"
+    );
+    f.router.end(open, Outcome::Success, 1.0, 5).unwrap();
+    assert_eq!(f.router.learning_stats().agents[0].in_flight, 0);
+}
+
+#[test]
+fn reopening_replays_learning_and_keeps_open_trajectories() {
+    let f = fixture(config());
+    f.router.register_agent("good", ["code"]).unwrap();
+    f.router.register_agent("bad", ["code"]).unwrap();
+    for i in 0..40 {
+        let (agent, ok) = if i % 2 == 0 {
+            ("good", true)
+        } else {
+            ("bad", false)
+        };
+        run(&f, agent, 0, ok);
+    }
+    let open = f.router.start("good", task(0)).unwrap();
+    let before = f.router.learning_stats();
+    let again = Router::open(config(), f.store.clone(), f.clock.clone()).unwrap();
+    again.register_agent("good", ["code"]).unwrap();
+    again.register_agent("bad", ["code"]).unwrap();
+    let after = again.learning_stats();
+    assert_eq!(after.trajectories_seen, 40);
+    assert_eq!(after.cycles, before.cycles);
+    assert_eq!(after.active_trajectories, 1);
+    assert_eq!(again.route(&task(0)).unwrap()[0].agent, "good");
+    // The open trajectory's decision was not captured by this router: recomputed, counted.
+    again.end(open, Outcome::Success, 1.0, 10).unwrap();
+    assert_eq!(again.learning_stats().recomputed_decisions, 1);
+}
+
+#[test]
+fn failed_persistence_leaves_learning_untouched() {
+    let f = fixture(config());
+    f.router.register_agent("a", ["code"]).unwrap();
+    let id = f.router.start("a", task(0)).unwrap();
+    f.store.fail_with(Some("disk full"));
+    let e = f.router.end(id, Outcome::Success, 1.0, 5).unwrap_err();
+    assert!(e.to_string().contains("disk full"));
+    assert_eq!(f.router.learning_stats().trajectories_seen, 0);
+    f.store.fail_with(None);
+    f.router.end(id, Outcome::Success, 1.0, 5).unwrap();
+    assert_eq!(f.router.learning_stats().trajectories_seen, 1);
+}

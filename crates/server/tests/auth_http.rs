@@ -432,6 +432,26 @@ async fn exceeding_the_role_rate_limit_gets_429_with_retry_after() {
     );
 }
 
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next reply frame with `id`, skipping notifications.
+async fn ws_reply(ws: &mut Ws, id: i64) -> Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("reply in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = frame {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn websocket_tool_calls_are_checked_at_dispatch() {
     let h = Harness::start().await;
@@ -449,36 +469,14 @@ async fn websocket_tool_calls_are_checked_at_dispatch() {
     ))
     .await
     .unwrap();
-    let mut next_reply = async |id: i64| loop {
-        let frame = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("reply in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = frame {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["id"] == id {
-                return v;
-            }
-        }
-    };
-    assert!(next_reply(1).await["result"].is_object());
-    drop(next_reply);
+    assert!(ws_reply(&mut ws, 1).await["result"].is_object());
     ws.send(send(
         json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
     ))
     .await
     .unwrap();
     ws.send(send(call("test_simple_text"))).await.unwrap();
-    let refused = loop {
-        let frame = ws.next().await.unwrap().unwrap();
-        if let Message::Text(t) = frame {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v["id"] == 7 {
-                break v;
-            }
-        }
-    };
+    let refused = ws_reply(&mut ws, 7).await;
     assert_eq!(refused["error"]["code"], -32003, "{refused}");
     assert_eq!(refused["error"]["data"]["status"], 403);
     let events = h.audit.events();

@@ -25,12 +25,17 @@ pub struct Config {
     pub log_level: String,
     /// HTTP interface settings.
     pub http: HttpConfig,
+    /// Authentication and authorisation for `/mcp` and `/ws`; required to listen on anything
+    /// but loopback.
+    pub auth: Option<mcpflow_auth::AuthConfig>,
+    /// The security gate (`enabled`, `rules`): on by default.
+    pub guard: mcpflow_node::GateConfig,
 }
 
 /// Top-level keys settable from the environment.
 const SETTINGS: &[&str] = &["data_dir", "store", "log_format", "log_level"];
 /// Sections settable from the environment with `MCPFLOW_<SECTION>__<KEY>`.
-const SECTIONS: &[&str] = &["http"];
+const SECTIONS: &[&str] = &["http", "auth", "guard"];
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -50,6 +55,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             http: HttpConfig::default(),
+            auth: None,
+            guard: mcpflow_node::GateConfig::default(),
         }
     }
 }
@@ -124,6 +131,7 @@ impl Config {
         NodeConfig {
             data_dir: self.data_dir.clone(),
             store: self.store.clone().filter(|s| !s.trim().is_empty()),
+            guard: self.guard.clone(),
         }
     }
 }
@@ -188,6 +196,31 @@ mod tests {
                 "a typo inside a section is an error: {err}"
             );
             assert!(Config::load(Some(Path::new("nope.toml")), FlagOverrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
+    fn auth_section_is_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "auth.toml",
+                "[auth]\nroles_file = \"roles.toml\"\napi_keys_file = \"keys.toml\"\n[auth.jwt]\nissuer = \"https://idp\"\naudience = \"https://mcp/mcp\"\njwks_file = \"jwks.json\"\n[auth.rate_limit]\nper_sec = 5\nburst = 9\n[auth.compliance]\npolicy_dir = \"policies\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("auth.toml")), FlagOverrides::default()).unwrap();
+            let auth = c.auth.expect("[auth] read");
+            assert_eq!(auth.jwt.unwrap().issuer, "https://idp");
+            assert_eq!((auth.rate_limit.per_sec, auth.rate_limit.burst), (5, 9));
+            assert!(auth.compliance.is_some());
+            assert!(
+                Config::load(None, FlagOverrides::default())
+                    .unwrap()
+                    .auth
+                    .is_none()
+            );
+            jail.create_file("typo.toml", "[auth]\nrole_file = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml")), FlagOverrides::default()).is_err());
             Ok(())
         });
     }

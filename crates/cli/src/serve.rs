@@ -113,7 +113,14 @@ async fn serve_http(
     executors: ExecutorFactory,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let server = HttpServer::bind(config.http.clone()).await?;
+    let auth = match &config.auth {
+        Some(section) => Some(std::sync::Arc::new(
+            mcpflow_auth::Auth::from_config(section)
+                .map_err(|e| anyhow::anyhow!("invalid [auth] configuration: {e}"))?,
+        )),
+        None => None,
+    };
+    let server = HttpServer::bind_with_auth(config.http.clone(), auth).await?;
     let addr = server.local_addr()?;
     let ready = server.ready_handle();
     let serving = tokio::spawn(server.serve(shutdown.clone()));

@@ -21,6 +21,9 @@ pub struct RpcInfo {
     pub method: Option<String>,
     /// Whether the message carries an `id` (a request, not a notification).
     pub has_id: bool,
+    /// What the request acts on, for authorisation before dispatch: `params.name` of a
+    /// `tools/call`, `params.uri` of a `resources/read` or `resources/subscribe`.
+    pub target: Option<String>,
 }
 
 /// The few fields the gate reads; the rest is validated as JSON and skipped.
@@ -30,6 +33,25 @@ struct Probe<'a> {
     method: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     id: Option<serde::de::IgnoredAny>,
+    #[serde(borrow, default)]
+    params: Option<ParamsProbe<'a>>,
+}
+
+/// `params` as authorisation reads it; any other shape is left to the protocol layer.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ParamsProbe<'a> {
+    Fields(#[serde(borrow)] ProbeParams<'a>),
+    Other(serde::de::IgnoredAny),
+}
+
+/// The `params` fields authorisation needs; other params are skipped.
+#[derive(Deserialize)]
+struct ProbeParams<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uri: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Why a body was refused.
@@ -98,10 +120,22 @@ pub fn inspect(body: &[u8]) -> Result<RpcInfo, Refusal> {
         }
     }
     match serde_json::from_slice::<Probe<'_>>(body) {
-        Ok(probe) => Ok(RpcInfo {
-            method: probe.method.map(|m| m.into_owned()),
-            has_id: probe.id.is_some(),
-        }),
+        Ok(probe) => {
+            let target = match (probe.method.as_deref(), probe.params) {
+                (Some("tools/call"), Some(ParamsProbe::Fields(p))) => {
+                    p.name.map(|n| n.into_owned())
+                }
+                (Some("resources/read" | "resources/subscribe"), Some(ParamsProbe::Fields(p))) => {
+                    p.uri.map(|u| u.into_owned())
+                }
+                _ => None,
+            };
+            Ok(RpcInfo {
+                method: probe.method.map(|m| m.into_owned()),
+                has_id: probe.id.is_some(),
+                target,
+            })
+        }
         // The object is syntactically fine but `method` is not a string, etc.: let rmcp
         // produce its precise Invalid Request answer; only real syntax errors stop here.
         Err(e) if e.is_data() => Ok(RpcInfo::default()),
@@ -185,6 +219,23 @@ mod tests {
         // Escaped method names are decoded, not refused.
         let esc = inspect(br#"{"method":"tools\/call","id":2}"#).unwrap();
         assert_eq!(esc.method.as_deref(), Some("tools/call"));
+    }
+
+    #[test]
+    fn reads_the_target_authorisation_needs() {
+        let call = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"agent_spawn","arguments":{"uri":"x"}}}"#).unwrap();
+        assert_eq!(call.target.as_deref(), Some("agent_spawn"));
+        let read = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"mcpflow://tenants/b/x"}}"#).unwrap();
+        assert_eq!(read.target.as_deref(), Some("mcpflow://tenants/b/x"));
+        let odd = inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":5}"#).unwrap();
+        assert_eq!(
+            (odd.method.as_deref(), odd.target),
+            (Some("tools/call"), None)
+        );
+        let list =
+            inspect(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"x"}}"#)
+                .unwrap();
+        assert_eq!(list.target, None);
     }
 
     #[test]

@@ -4,14 +4,18 @@
 //! Requests pass these layers, outermost first:
 //! 1. [`origin`] — `Origin`/`Host` checks (DNS-rebinding protection), 403; then CORS for the
 //!    origins that passed (preflights answered, MCP headers exposed);
-//! 2. [`jsonrpc`] — POST bodies bounded (413), parsed (-32700), batches refused;
-//! 3. the `/mcp` endpoint — readiness (503), session limits (503), per-client session-creation
+//! 2. [`auth`] (when configured) — bearer JWT / API key (401 + `WWW-Authenticate`), rate limit
+//!    per principal (429), the caller into the extensions;
+//! 3. [`jsonrpc`] — POST bodies bounded (413), parsed (-32700), batches refused; then
+//!    [`auth`]'s per-tool / per-resource check (403);
+//! 4. the `/mcp` endpoint — readiness (503), session limits (503), per-client session-creation
 //!    rate (429), unknown sessions on DELETE (404);
-//! 4. rmcp's Streamable HTTP service, whose handler is wrapped in [`crate::mcp::Observed`].
+//! 5. rmcp's Streamable HTTP service, whose handler is wrapped in [`crate::mcp::Observed`].
 //!
 //! [`HttpServer::bind`] listens at once, so `/healthz` and `/readyz` answer while the node is
 //! still opening its store; [`HttpServer::ready`] then switches MCP on.
 
+pub mod auth;
 mod drain;
 pub mod jsonrpc;
 mod ops;
@@ -19,6 +23,7 @@ pub mod origin;
 mod sessions;
 mod ws;
 
+pub use auth::{Caller, Permitted};
 pub use drain::{CountedBody, InFlight, InFlightGuard};
 pub use sessions::SessionRegistry;
 
@@ -72,6 +77,8 @@ pub(crate) struct HttpState {
     in_flight: InFlight,
     /// Cancelled to end every MCP session and stream (the last step of shutdown).
     mcp_shutdown: CancellationToken,
+    /// Authentication and authorisation; `None` only on loopback.
+    auth: Option<Arc<mcpflow_auth::Auth>>,
 }
 
 impl HttpState {
@@ -174,8 +181,30 @@ impl ReadyHandle {
 }
 
 impl HttpServer {
-    /// Binds `config.listen`. Fails at once if the address is taken.
+    /// Binds `config.listen` without authentication. Fails at once if the address is taken,
+    /// and refuses any address but loopback: exposing mcpflow needs [`Self::bind_with_auth`].
     pub async fn bind(config: HttpConfig) -> std::io::Result<Self> {
+        Self::bind_with_auth(config, None).await
+    }
+
+    /// Binds `config.listen`; with `auth`, `/mcp` and `/ws` require a bearer JWT or API key
+    /// and tools/resources are checked per principal. Without `auth` only loopback addresses
+    /// are accepted.
+    pub async fn bind_with_auth(
+        config: HttpConfig,
+        auth: Option<Arc<mcpflow_auth::Auth>>,
+    ) -> std::io::Result<Self> {
+        if auth.is_none() && !config.listen.ip().is_loopback() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "refusing to listen on {} without authentication: anyone who can reach it could run agents. \
+                     Configure an [auth] section (jwt issuer/audience with jwks_file or hs256_secret_file, \
+                     and/or api_keys_file, plus roles_file), or listen on 127.0.0.1",
+                    config.listen
+                ),
+            ));
+        }
         // Metrics recorded before the recorder exists are lost; install it first.
         crate::telemetry::prometheus();
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
@@ -197,6 +226,7 @@ impl HttpServer {
             ws_sessions: Arc::default(),
             in_flight: InFlight::default(),
             mcp_shutdown: CancellationToken::new(),
+            auth,
         });
         Ok(Self { listener, state })
     }
@@ -254,6 +284,9 @@ impl HttpServer {
                 tick.tick().await;
                 limiter_state.session_rate.retain_recent();
                 limiter_state.session_rate.shrink_to_fit();
+                if let Some(auth) = &limiter_state.auth {
+                    auth.gc();
+                }
             }
         });
         let serving = axum::serve(
@@ -274,26 +307,47 @@ fn router(state: Arc<HttpState>) -> Router {
         &state.config.allowed_origins,
         &state.config.allowed_hosts,
     ));
-    let mcp_routes = Router::new()
-        .route("/mcp", any(mcp_endpoint))
+    let auth = state.auth.clone().map(|auth| auth::AuthLayer { auth });
+    let mut mcp_routes = Router::new().route("/mcp", any(mcp_endpoint));
+    if auth.is_some() {
+        mcp_routes = mcp_routes.layer(middleware::from_fn(auth::permit));
+    }
+    mcp_routes = mcp_routes
         .layer(middleware::from_fn_with_state(
             BodyLimit(state.config.max_body_bytes),
             jsonrpc::gate,
         ))
-        .route("/ws", get(ws::upgrade))
+        .route("/ws", get(ws::upgrade));
+    if let Some(layer) = &auth {
+        mcp_routes = mcp_routes.layer(middleware::from_fn_with_state(
+            layer.clone(),
+            auth::authenticate,
+        ));
+    }
+    let mcp_routes = mcp_routes
         .layer(origin::cors(policy.clone()))
         .layer(middleware::from_fn_with_state(policy, origin::enforce))
         .with_state(state.clone());
-    Router::new()
-        .merge(mcp_routes)
-        .merge(ops::routes(state))
-        .fallback(|| async {
-            error_response(
-                StatusCode::NOT_FOUND,
-                -32601,
-                "no such endpoint; MCP is served at /mcp (Streamable HTTP) and /ws (WebSocket)",
-            )
-        })
+    let mut router = Router::new().merge(mcp_routes).merge(ops::routes(state));
+    if let Some(layer) = auth {
+        // RFC 9728: at the root, and with the resource path appended (`.../mcp`).
+        router = router.merge(
+            Router::new()
+                .route("/.well-known/oauth-protected-resource", get(auth::metadata))
+                .route(
+                    "/.well-known/oauth-protected-resource/{*resource}",
+                    get(auth::metadata),
+                )
+                .with_state(layer),
+        );
+    }
+    router.fallback(|| async {
+        error_response(
+            StatusCode::NOT_FOUND,
+            -32601,
+            "no such endpoint; MCP is served at /mcp (Streamable HTTP) and /ws (WebSocket)",
+        )
+    })
 }
 
 async fn mcp_endpoint(

@@ -5,6 +5,7 @@
 //! transport here. Frames that are not JSON-RPC get a JSON-RPC error frame back (the protocol
 //! wants an answer, not silence); binary frames are read as UTF-8 JSON too.
 
+use axum::Extension;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
@@ -27,6 +28,7 @@ use crate::mcp::{McpHandler, Observed};
 pub(super) async fn upgrade(
     State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Option<Extension<super::Caller>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     if state.ready.get().is_none() {
@@ -36,10 +38,10 @@ pub(super) async fn upgrade(
         return *refusal;
     }
     ws.max_message_size(state.config.max_body_bytes)
-        .on_upgrade(move |socket| serve_socket(state, socket))
+        .on_upgrade(move |socket| serve_socket(state, socket, caller.map(|Extension(c)| c)))
 }
 
-async fn serve_socket(state: Arc<HttpState>, socket: WebSocket) {
+async fn serve_socket(state: Arc<HttpState>, socket: WebSocket, caller: Option<super::Caller>) {
     let Some(ready) = state.ready.get() else {
         return;
     };
@@ -77,7 +79,7 @@ async fn serve_socket(state: Arc<HttpState>, socket: WebSocket) {
     });
 
     let handler = Observed::new(
-        McpHandler::new(ready.mcp.clone(), Some(id.clone())),
+        McpHandler::new(ready.mcp.clone(), Some(id.clone())).with_caller(caller),
         TransportKind::WebSocket,
         Duration::from_secs(state.config.request_timeout_secs),
         state.in_flight.clone(),

@@ -112,6 +112,9 @@ fn server_info() -> ServerConfig {
 pub struct McpHandler {
     state: Arc<McpState>,
     session: Arc<SessionSlot>,
+    /// The authenticated caller of a whole connection (WebSocket); HTTP requests carry theirs
+    /// in their extensions instead.
+    caller: Option<crate::http::Caller>,
 }
 
 impl McpHandler {
@@ -121,6 +124,7 @@ impl McpHandler {
         Self {
             state,
             session: Arc::new(SessionSlot::new(id)),
+            caller: None,
         }
     }
 
@@ -158,6 +162,45 @@ impl McpHandler {
             ),
             GateOutcome::Allow | GateOutcome::Warn(_) => None,
         }
+    }
+
+    /// Binds the handler to the authenticated caller of its connection (WebSocket).
+    pub fn with_caller(mut self, caller: Option<crate::http::Caller>) -> Self {
+        self.caller = caller;
+        self
+    }
+
+    /// The per-principal check at dispatch: RBAC, tenant isolation, Cedar. Requests without a
+    /// caller come from a server without auth (loopback, stdio) and pass. An HTTP request the
+    /// auth layer already permitted for this very target is not checked twice.
+    fn authorize(
+        &self,
+        context: &RequestContext<RoleServer>,
+        action: mcpflow_auth::Action,
+        target: &str,
+    ) -> Result<(), McpError> {
+        let parts = context.extensions.get::<http::request::Parts>();
+        let caller = self
+            .caller
+            .as_ref()
+            .or_else(|| parts.and_then(|p| p.extensions.get::<crate::http::Caller>()));
+        let Some(caller) = caller else {
+            return Ok(());
+        };
+        let already = parts
+            .and_then(|p| p.extensions.get::<crate::http::Permitted>())
+            .is_some_and(|p| p.action == action && p.target == target);
+        if already {
+            return Ok(());
+        }
+        let path = if self.caller.is_some() { "/ws" } else { "/mcp" };
+        caller.authorize(action, target, path).map_err(|denied| {
+            McpError::new(
+                ErrorCode(-32003),
+                denied.to_string(),
+                Some(serde_json::json!({ "status": 403, "reason": denied.label() })),
+            )
+        })
     }
 
     fn cx(&self, request: RequestContext<RoleServer>) -> Cx {
@@ -271,6 +314,7 @@ impl ServerHandler for McpHandler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        self.authorize(&context, mcpflow_auth::Action::CallTool, &request.name)?;
         let catalog = self.state.catalog.snapshot();
         let Some(entry) = catalog.tool(&request.name) else {
             return Err(McpError::invalid_params(
@@ -358,6 +402,7 @@ impl ServerHandler for McpHandler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
+        self.authorize(&context, mcpflow_auth::Action::ReadResource, &request.uri)?;
         let Some((read, vars)) = self.state.catalog.snapshot().resolve(&request.uri) else {
             return Err(McpError::resource_not_found(
                 format!(
@@ -382,6 +427,7 @@ impl ServerHandler for McpHandler {
         request: SubscribeRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
+        self.authorize(&context, mcpflow_auth::Action::ReadResource, &request.uri)?;
         if self
             .state
             .catalog

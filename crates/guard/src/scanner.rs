@@ -499,12 +499,13 @@ impl Guard {
     }
 
     /// True when a report counts as an attack for evaluation: any category other than PII
-    /// reached its warn threshold.
+    /// reached its warn threshold, or all attack evidence together reached the combined warn
+    /// threshold — the same two ways the verdict itself turns to `warn`.
     pub fn is_attack(&self, report: &Report) -> bool {
-        report
-            .categories
-            .iter()
-            .any(|&(c, s)| c != Category::PiiExposure && s >= self.config.thresholds.get(c).warn)
+        report.attack_score >= self.config.combined.warn
+            || report.categories.iter().any(|&(c, s)| {
+                c != Category::PiiExposure && s >= self.config.thresholds.get(c).warn
+            })
     }
 }
 

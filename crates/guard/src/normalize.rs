@@ -71,6 +71,11 @@ impl Normalized {
         if original.is_ascii() {
             return Self::new_ascii(original);
         }
+        Self::new_general(original)
+    }
+
+    /// Any text, one character at a time.
+    fn new_general(original: &str) -> Self {
         let mut out = Normalized {
             main: View {
                 text: String::with_capacity(original.len()),
@@ -453,6 +458,17 @@ fn is_spacer(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The ASCII fast path is the general path, only faster.
+        #[test]
+        fn ascii_fast_path_matches_the_general_path(text in "[ -~\t\n\r\x0b\x0c]{0,80}") {
+            let fast = Normalized::new_ascii(&text);
+            let general = Normalized::new_general(&text);
+            proptest::prop_assert_eq!(&fast.main, &general.main);
+            proptest::prop_assert!(general.hidden.is_empty() && general.homoglyphs.is_empty());
+        }
+    }
 
     fn original_of<'a>(text: &'a str, view: &View, needle: &str) -> &'a str {
         let at = view.as_str().find(needle).expect("needle in view");

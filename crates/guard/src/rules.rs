@@ -535,6 +535,93 @@ mod tests {
         assert_eq!(prefix_literals(r"[a-z]\d?\s*="), None);
     }
 
+    /// The default rules compiled twice: as a `RuleSet`, and as one plain `Regex` per keyword
+    /// and pattern, by rule, with each rule's `min_count`.
+    type Reference = (RuleSet, Vec<(Vec<regex::Regex>, usize)>);
+
+    fn reference() -> &'static Reference {
+        static REFERENCE: std::sync::OnceLock<Reference> = std::sync::OnceLock::new();
+        REFERENCE.get_or_init(|| {
+            let file: RuleFile = toml::from_str(DEFAULT_RULES).unwrap();
+            let bound = |yes: bool| if yes { r"(?-u:\b)" } else { "" };
+            let plain = file
+                .rules
+                .iter()
+                .map(|spec| {
+                    let mut res = Vec::new();
+                    for kw in &spec.keywords {
+                        let k = Normalized::new(kw).main.as_str().to_string();
+                        let left = bound(k.starts_with(|c: char| c.is_ascii_alphanumeric()));
+                        let right = bound(k.ends_with(|c: char| c.is_ascii_alphanumeric()));
+                        let p = format!("{left}{}{right}", regex::escape(&k));
+                        res.push(regex::Regex::new(&p).unwrap());
+                    }
+                    for p in &spec.patterns {
+                        res.push(regex::Regex::new(&ascii_word_boundaries(p)).unwrap());
+                    }
+                    (res, spec.min_count.unwrap_or(1))
+                })
+                .collect();
+            (RuleSet::default_rules().unwrap(), plain)
+        })
+    }
+
+    /// What `scan` must find, computed the slow way: every keyword's and pattern's
+    /// `find_iter` over the whole view.
+    fn reference_hits(view: &str, channel: Channel) -> Vec<(usize, usize, usize)> {
+        let (rules, plain) = reference();
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (index, (res, min_count)) in plain.iter().enumerate() {
+            if !rules.rules()[index].applies(channel) {
+                continue;
+            }
+            let found: Vec<_> = res
+                .iter()
+                .flat_map(|re| re.find_iter(view))
+                .filter(|m| m.start() < m.end())
+                .map(|m| (index, m.start(), m.end()))
+                .collect();
+            if found.len() >= *min_count {
+                hits.extend(found);
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Anchored searches at trigger literals, gated by the set, find exactly what a
+        /// whole-view search of every pattern finds (texts short enough that no rule reaches
+        /// its hit cap).
+        #[test]
+        fn triggered_search_equals_whole_view_search(
+            words in proptest::collection::vec(proptest::sample::select(vec![
+                "ignore", "all", "previous", "instructions", "the", "system", "prompt", "you",
+                "are", "now", "dan", "reveal", "your", "password", "pretend", "to", "be", "as",
+                "admin", "what", "is", "john's", "address", "forget", "that", ",", ".", "\n",
+                "user:", "assistant:", "hypothetically", "mode", "enable", "developer", "a",
+                "new", "task", ":", "from", "now", "on", "decode", "base64", "and", "follow",
+            ]), 0..14),
+            tool in proptest::bool::ANY,
+        ) {
+            let text = words.join(" ");
+            let view = Normalized::new(&text);
+            let view = view.main.as_str();
+            let channel = if tool { Channel::ToolOutput } else { Channel::User };
+            let rules = &reference().0;
+            let mut got: Vec<(usize, usize, usize)> = rules
+                .scan(view, channel)
+                .into_iter()
+                .map(|h| (h.rule, h.start, h.end))
+                .collect();
+            got.sort_unstable();
+            got.dedup();
+            proptest::prop_assert_eq!(got, reference_hits(view, channel), "view {:?}", view);
+        }
+    }
+
     #[test]
     fn word_boundaries_become_ascii() {
         assert_eq!(ascii_word_boundaries(r"\bx\\b\d"), r"(?-u:\b)x\\b\d");

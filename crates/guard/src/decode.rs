@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// One decoded payload: where the encoded form sits in the original text, and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct Decoded {
 /// The compiled candidate patterns.
 #[derive(Debug)]
 pub struct Decoder {
+    /// All candidate patterns at once: one pass tells which of them need a search at all.
+    any: RegexSet,
     base64: Regex,
     hex: Regex,
     hex_escaped: Regex,
@@ -51,13 +53,25 @@ impl Decoder {
             Regex::new(&crate::rules::ascii_word_boundaries(p))
                 .expect("built-in decode pattern compiles")
         };
+        const PATTERNS: [&str; 6] = [
+            r"[A-Za-z0-9+/_-]{16,}={0,2}",
+            r"\b(?:[0-9a-fA-F]{2}[ :,-]?){8,}",
+            r"(?:\\x[0-9a-fA-F]{2}){4,}",
+            r"\b(?:[01]{8}[ ,]?){4,}",
+            r"(?:[.\-]{1,7}(?: / | {1,3}|/)){3,}[.\-]{1,7}",
+            r"(?:%[0-9a-fA-F]{2}){4,}",
+        ];
+        let any = RegexSet::new(PATTERNS.map(crate::rules::ascii_word_boundaries))
+            .expect("built-in decode patterns compile");
+        let [base64, hex, hex_escaped, binary, morse, percent] = PATTERNS.map(re);
         Decoder {
-            base64: re(r"[A-Za-z0-9+/_-]{16,}={0,2}"),
-            hex: re(r"\b(?:[0-9a-fA-F]{2}[ :,-]?){8,}"),
-            hex_escaped: re(r"(?:\\x[0-9a-fA-F]{2}){4,}"),
-            binary: re(r"\b(?:[01]{8}[ ,]?){4,}"),
-            morse: re(r"(?:[.\-]{1,7}(?: / | {1,3}|/)){3,}[.\-]{1,7}"),
-            percent: re(r"(?:%[0-9a-fA-F]{2}){4,}"),
+            any,
+            base64,
+            hex,
+            hex_escaped,
+            binary,
+            morse,
+            percent,
         }
     }
 
@@ -78,7 +92,12 @@ impl Decoder {
                     });
                 }
             };
-        for m in self.base64.find_iter(original) {
+        let found = self.any.matches(original);
+        if !found.matched_any() {
+            return out;
+        }
+        let base64 = found.matched(0).then(|| self.base64.find_iter(original));
+        for m in base64.into_iter().flatten() {
             let s = m.as_str().trim_end_matches('=');
             // Words and identifiers are not base64 payloads: demand a mix of cases or digits.
             let upper = s.bytes().any(|b| b.is_ascii_uppercase());
@@ -89,15 +108,20 @@ impl Decoder {
             let bytes = STANDARD.decode(s).or_else(|_| URL_SAFE.decode(s)).ok();
             push(m.start(), m.end(), "base64", bytes);
         }
-        for m in self.hex.find_iter(original) {
+        let hex = found.matched(1).then(|| self.hex.find_iter(original));
+        for m in hex.into_iter().flatten() {
             let digits: Vec<u8> = m.as_str().bytes().filter(u8::is_ascii_hexdigit).collect();
             push(m.start(), m.end(), "hex", hex_bytes(&digits));
         }
-        for m in self.hex_escaped.find_iter(original) {
+        let hex_escaped = found
+            .matched(2)
+            .then(|| self.hex_escaped.find_iter(original));
+        for m in hex_escaped.into_iter().flatten() {
             let digits: Vec<u8> = m.as_str().split("\\x").flat_map(|p| p.bytes()).collect();
             push(m.start(), m.end(), "hex", hex_bytes(&digits));
         }
-        for m in self.binary.find_iter(original) {
+        let binary = found.matched(3).then(|| self.binary.find_iter(original));
+        for m in binary.into_iter().flatten() {
             let bits: Vec<u8> = m
                 .as_str()
                 .bytes()
@@ -109,7 +133,8 @@ impl Decoder {
                 .collect();
             push(m.start(), m.end(), "binary", Some(bytes));
         }
-        for m in self.morse.find_iter(original) {
+        let morse_code = found.matched(4).then(|| self.morse.find_iter(original));
+        for m in morse_code.into_iter().flatten() {
             push(
                 m.start(),
                 m.end(),
@@ -117,7 +142,8 @@ impl Decoder {
                 morse(m.as_str()).map(String::into_bytes),
             );
         }
-        for m in self.percent.find_iter(original) {
+        let percent = found.matched(5).then(|| self.percent.find_iter(original));
+        for m in percent.into_iter().flatten() {
             let digits: Vec<u8> = m.as_str().bytes().filter(|b| *b != b'%').collect();
             push(m.start(), m.end(), "percent", hex_bytes(&digits));
         }

@@ -42,6 +42,11 @@ impl View {
         }
     }
 
+    fn push_ascii(&mut self, b: u8, from: (usize, usize)) {
+        self.text.push(char::from(b));
+        self.origin.push(from);
+    }
+
     fn last_char(&self) -> Option<char> {
         self.text.chars().next_back()
     }
@@ -63,6 +68,14 @@ pub struct Normalized {
 impl Normalized {
     /// Normalises `original`.
     pub fn new(original: &str) -> Self {
+        if original.is_ascii() {
+            return Self::new_ascii(original);
+        }
+        Self::new_general(original)
+    }
+
+    /// Any text, one character at a time.
+    fn new_general(original: &str) -> Self {
         let mut out = Normalized {
             main: View {
                 text: String::with_capacity(original.len()),
@@ -81,7 +94,15 @@ impl Normalized {
                     continue;
                 }
                 flush_space(&mut out.main, &mut pending_space);
-                word.emit(&mut out, c.to_ascii_lowercase(), from);
+                let l = c.to_ascii_lowercase();
+                if word.chars.is_empty() {
+                    // Nothing held back: an ASCII character goes straight out. Only the
+                    // word's "has ASCII letters" flag matters for a look-alike coming later.
+                    word.ascii = l.is_ascii_alphabetic();
+                    out.main.push_ascii(l as u8, from);
+                } else {
+                    word.emit(&mut out, l, from);
+                }
                 continue;
             }
             if is_invisible(c) {
@@ -113,10 +134,56 @@ impl Normalized {
         out
     }
 
+    /// Pure ASCII has no invisible characters, look-alikes, diacritics or NFKC forms: only
+    /// case folding and whitespace collapsing are left, done in one pass over the bytes.
+    fn new_ascii(original: &str) -> Self {
+        let bytes = original.as_bytes();
+        let mut text = String::with_capacity(bytes.len());
+        let mut origin = Vec::with_capacity(bytes.len());
+        let mut pending: Option<(u8, (usize, usize))> = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b.is_ascii_whitespace() {
+                pending = Some(match pending {
+                    Some((p, f)) => (
+                        if p == b'\n' || b == b'\n' {
+                            b'\n'
+                        } else {
+                            b' '
+                        },
+                        (f.0, i + 1),
+                    ),
+                    None => (if b == b'\n' { b'\n' } else { b' ' }, (i, i + 1)),
+                });
+                continue;
+            }
+            if let Some((c, from)) = pending.take()
+                && text.as_bytes().last().is_some_and(|&l| l != c)
+            {
+                text.push(char::from(c));
+                origin.push(from);
+            }
+            text.push(char::from(b.to_ascii_lowercase()));
+            origin.push((i, i + 1));
+        }
+        Normalized {
+            main: View { text, origin },
+            ..Default::default()
+        }
+    }
+
     /// The main view with leetspeak folded (`1gn0r3` → `ignore`), or `None` when nothing
     /// changed. Only tokens that mix letters and digits/symbols are touched, so numbers stay
     /// numbers. Same length as the main view, so offsets map the same way.
     pub fn leet(&self) -> Option<View> {
+        Some(View {
+            text: self.leet_text()?,
+            origin: self.main.origin.clone(),
+        })
+    }
+
+    /// The text of [`Normalized::leet`] alone: byte for byte the main view's length, so the
+    /// main view's offset map serves it too.
+    pub(crate) fn leet_text(&self) -> Option<String> {
         let bytes = self.main.text.as_bytes();
         let mut out: Vec<u8> = bytes.to_vec();
         let mut changed = false;
@@ -146,11 +213,7 @@ impl Normalized {
         }
         // Only ASCII bytes were replaced by ASCII bytes, so this cannot fail; fall back to
         // "no leet view" rather than panic if it somehow did.
-        let text = String::from_utf8(out).ok()?;
-        Some(View {
-            text,
-            origin: self.main.origin.clone(),
-        })
+        String::from_utf8(out).ok()
     }
 
     /// The main view with spaced-out letters joined (`i g n o r e` → `ignore`), or `None`
@@ -395,6 +458,17 @@ fn is_spacer(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The ASCII fast path is the general path, only faster.
+        #[test]
+        fn ascii_fast_path_matches_the_general_path(text in "[ -~\t\n\r\x0b\x0c]{0,80}") {
+            let fast = Normalized::new_ascii(&text);
+            let general = Normalized::new_general(&text);
+            proptest::prop_assert_eq!(&fast.main, &general.main);
+            proptest::prop_assert!(general.hidden.is_empty() && general.homoglyphs.is_empty());
+        }
+    }
 
     fn original_of<'a>(text: &'a str, view: &View, needle: &str) -> &'a str {
         let at = view.as_str().find(needle).expect("needle in view");

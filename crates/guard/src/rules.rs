@@ -25,6 +25,7 @@ use crate::normalize::Normalized;
 use crate::types::{Category, Channel};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::{Regex, RegexSet};
+use regex_automata::{Anchored, Input, meta};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -125,21 +126,24 @@ pub struct RuleHit {
 pub struct RuleSet {
     rules: Vec<Rule>,
     keyword_list: Vec<String>,
-    keywords: Option<AhoCorasick>,
+    /// Keywords (patterns `0..keyword_list.len()`) followed by the trigger literals of the
+    /// patterns: one automaton, one pass over a view for both.
+    literals: Option<AhoCorasick>,
     keyword_rule: Vec<usize>,
     keyword_bounded: Vec<(bool, bool)>,
-    /// Patterns with no literal to look for first: matched together as one `RegexSet`.
+    /// Every pattern in one `RegexSet`: one pass over a view says which patterns match at
+    /// all (in ordinary text, none), and only those are searched for their positions.
     set: RegexSet,
-    /// For each member of `set`: its index in `regexes`.
-    set_members: Vec<usize>,
-    /// Literal prefixes of the other patterns in one automaton: a pattern runs only where one
-    /// of its prefixes occurs.
-    triggers: Option<AhoCorasick>,
-    /// For each trigger literal: its index in `regexes`.
+    /// For each trigger literal (automaton pattern `keyword_list.len() + i`): its index in
+    /// `regexes`. A pattern runs only where one of its literal prefixes occurs.
     trigger_pattern: Vec<usize>,
+    /// For each pattern with trigger literals: the same pattern for anchored searches that
+    /// start where a trigger occurs (so the pattern never scans the whole text).
+    anchored: Vec<Option<meta::Regex>>,
     /// For each pattern: the rule it belongs to.
     set_rule: Vec<usize>,
-    regexes: Vec<Regex>,
+    /// For each pattern without trigger literals: the pattern for whole-view searches.
+    regexes: Vec<Option<Regex>>,
 }
 
 /// Most hits reported per rule and view: evidence, not an exhaustive list.
@@ -231,51 +235,52 @@ impl RuleSet {
                 min_count: spec.min_count.unwrap_or(1),
             });
         }
-        let keywords = if kw_patterns.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(&kw_patterns)
-                    .map_err(|e| RulesError::Invalid {
-                        id: "keywords".into(),
-                        reason: format!("keyword automaton: {e}"),
-                    })?,
-            )
-        };
-        let regexes = set_patterns
-            .iter()
-            .map(|p| {
-                // Same budget as the set: gap patterns otherwise exhaust the lazy DFA's
-                // cache on long texts and drop to the NFA engine.
-                regex::RegexBuilder::new(p)
-                    .dfa_size_limit(16 << 20)
-                    .size_limit(64 << 20)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RulesError::Regex {
-                id: "regex".into(),
-                source: Box::new(e),
-            })?;
         // Split the patterns: those that must start with one of a few literals are found
-        // through those literals (one Aho-Corasick pass), the rest run as one RegexSet.
+        // through those literals (one Aho-Corasick pass) and tried anchored there; the rest
+        // run as one RegexSet, and those it reports as a whole-view search.
         let mut trigger_literals: Vec<Vec<u8>> = Vec::new();
         let mut trigger_pattern = Vec::new();
-        let mut set_members = Vec::new();
+        let mut anchored = Vec::with_capacity(set_patterns.len());
+        let mut regexes = Vec::with_capacity(set_patterns.len());
         for (i, p) in set_patterns.iter().enumerate() {
+            let id = || rule_id(&rules, set_rule[i]);
             match prefix_literals(p) {
                 Some(lits) => {
                     for l in lits {
                         trigger_literals.push(l);
                         trigger_pattern.push(i);
                     }
+                    // A generous lazy-DFA budget: gap patterns (`[^.]{0,40}`) otherwise
+                    // exhaust the cache and drop to the slow NFA engine.
+                    let re = meta::Regex::builder()
+                        .configure(
+                            meta::Config::new()
+                                .hybrid_cache_capacity(16 << 20)
+                                .nfa_size_limit(Some(64 << 20)),
+                        )
+                        .build(p)
+                        .map_err(|e| RulesError::Invalid {
+                            id: id(),
+                            reason: format!("pattern does not compile: {e}"),
+                        })?;
+                    anchored.push(Some(re));
+                    regexes.push(None);
                 }
-                None => set_members.push(i),
+                None => {
+                    let re = regex::RegexBuilder::new(p)
+                        .dfa_size_limit(16 << 20)
+                        .size_limit(64 << 20)
+                        .build()
+                        .map_err(|e| RulesError::Regex {
+                            id: id(),
+                            source: Box::new(e),
+                        })?;
+                    anchored.push(None);
+                    regexes.push(Some(re));
+                }
             }
         }
-        let set = regex::RegexSetBuilder::new(set_members.iter().map(|&i| &set_patterns[i]))
+        let set = regex::RegexSetBuilder::new(&set_patterns)
             // A bigger lazy-DFA budget: the default makes a set of gap patterns
             // (`[^.]{0,40}`) thrash its cache and fall back to the slow NFA engine.
             .dfa_size_limit(64 << 20)
@@ -285,29 +290,32 @@ impl RuleSet {
                 id: "regex set".into(),
                 source: Box::new(e),
             })?;
-        let triggers = if trigger_literals.is_empty() {
+        let literals = if kw_patterns.is_empty() && trigger_literals.is_empty() {
             None
         } else {
+            let all = kw_patterns
+                .iter()
+                .map(|k| k.as_bytes().to_vec())
+                .chain(trigger_literals);
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .build(&trigger_literals)
+                    .build(all)
                     .map_err(|e| RulesError::Invalid {
-                        id: "patterns".into(),
-                        reason: format!("prefix automaton: {e}"),
+                        id: "keywords".into(),
+                        reason: format!("keyword automaton: {e}"),
                     })?,
             )
         };
         Ok(RuleSet {
             rules,
             keyword_list: kw_patterns,
-            keywords,
+            literals,
             keyword_rule,
             keyword_bounded,
             set,
-            set_members,
-            triggers,
             trigger_pattern,
+            anchored,
             set_rule,
             regexes,
         })
@@ -339,9 +347,20 @@ impl RuleSet {
         let mut hits = Vec::new();
         let mut per_rule = vec![0usize; self.rules.len()];
         let bytes = view.as_bytes();
-        if let Some(ac) = &self.keywords {
+        let nk = self.keyword_list.len();
+        let matched = self.set.matches(view);
+        // Pattern starts to try: (pattern, start) from the trigger literals.
+        let mut starts: Vec<(usize, usize)> = Vec::new();
+        if let Some(ac) = &self.literals {
             for m in ac.find_overlapping_iter(view) {
                 let p = m.pattern().as_usize();
+                if p >= nk {
+                    let pattern = self.trigger_pattern[p - nk];
+                    if matched.matched(pattern) {
+                        starts.push((pattern, m.start()));
+                    }
+                    continue;
+                }
                 let rule = self.keyword_rule[p];
                 if !self.rules[rule].applies(channel) || per_rule[rule] >= MAX_HITS_PER_RULE {
                     continue;
@@ -362,21 +381,15 @@ impl RuleSet {
                 });
             }
         }
-        let mut active = vec![false; self.regexes.len()];
-        for m in self.set.matches(view).iter() {
-            active[self.set_members[m]] = true;
-        }
-        if let Some(triggers) = &self.triggers {
-            for m in triggers.find_overlapping_iter(view) {
-                active[self.trigger_pattern[m.pattern().as_usize()]] = true;
-            }
-        }
-        for (p, _) in active.iter().enumerate().filter(|(_, a)| **a) {
+        for p in matched.iter() {
             let rule = self.set_rule[p];
             if !self.rules[rule].applies(channel) {
                 continue;
             }
-            for m in self.regexes[p].find_iter(view) {
+            let Some(re) = &self.regexes[p] else {
+                continue;
+            };
+            for m in re.find_iter(view) {
                 if per_rule[rule] >= MAX_HITS_PER_RULE {
                     break;
                 }
@@ -391,11 +404,56 @@ impl RuleSet {
                 });
             }
         }
+        {
+            // Every match of a triggered pattern starts with one of its literals: trying the
+            // pattern anchored at each literal, leftmost first and never inside the previous
+            // match, finds exactly what `find_iter` would, without a pass over the whole view.
+            starts.sort_unstable();
+            starts.dedup();
+            let mut resume = 0;
+            let mut current = usize::MAX;
+            for (p, at) in starts {
+                if p != current {
+                    current = p;
+                    resume = 0;
+                }
+                let rule = self.set_rule[p];
+                if at < resume
+                    || per_rule[rule] >= MAX_HITS_PER_RULE
+                    || !self.rules[rule].applies(channel)
+                {
+                    continue;
+                }
+                let Some(re) = &self.anchored[p] else {
+                    continue;
+                };
+                let input = Input::new(view)
+                    .span(at..view.len())
+                    .anchored(Anchored::Yes);
+                if let Some(m) = re.search(&input)
+                    && m.start() < m.end()
+                {
+                    resume = m.end();
+                    per_rule[rule] += 1;
+                    hits.push(RuleHit {
+                        rule,
+                        start: m.start(),
+                        end: m.end(),
+                    });
+                }
+            }
+        }
         // Rules that need several matches (fake dialogue turns, repeated tokens) drop out
         // when they have fewer.
         hits.retain(|h| per_rule[h.rule] >= self.rules[h.rule].min_count);
         hits
     }
+}
+
+fn rule_id(rules: &[Rule], index: usize) -> String {
+    rules
+        .get(index)
+        .map_or_else(|| "regex".into(), |r| r.id.clone())
 }
 
 /// The literals every match of `pattern` must start with, when there are few enough and they
@@ -475,6 +533,93 @@ mod tests {
         assert!(lits.contains(&b"forget x".to_vec()));
         assert_eq!(prefix_literals(r"(^|\n)\s*system:"), None);
         assert_eq!(prefix_literals(r"[a-z]\d?\s*="), None);
+    }
+
+    /// The default rules compiled twice: as a `RuleSet`, and as one plain `Regex` per keyword
+    /// and pattern, by rule, with each rule's `min_count`.
+    type Reference = (RuleSet, Vec<(Vec<regex::Regex>, usize)>);
+
+    fn reference() -> &'static Reference {
+        static REFERENCE: std::sync::OnceLock<Reference> = std::sync::OnceLock::new();
+        REFERENCE.get_or_init(|| {
+            let file: RuleFile = toml::from_str(DEFAULT_RULES).unwrap();
+            let bound = |yes: bool| if yes { r"(?-u:\b)" } else { "" };
+            let plain = file
+                .rules
+                .iter()
+                .map(|spec| {
+                    let mut res = Vec::new();
+                    for kw in &spec.keywords {
+                        let k = Normalized::new(kw).main.as_str().to_string();
+                        let left = bound(k.starts_with(|c: char| c.is_ascii_alphanumeric()));
+                        let right = bound(k.ends_with(|c: char| c.is_ascii_alphanumeric()));
+                        let p = format!("{left}{}{right}", regex::escape(&k));
+                        res.push(regex::Regex::new(&p).unwrap());
+                    }
+                    for p in &spec.patterns {
+                        res.push(regex::Regex::new(&ascii_word_boundaries(p)).unwrap());
+                    }
+                    (res, spec.min_count.unwrap_or(1))
+                })
+                .collect();
+            (RuleSet::default_rules().unwrap(), plain)
+        })
+    }
+
+    /// What `scan` must find, computed the slow way: every keyword's and pattern's
+    /// `find_iter` over the whole view.
+    fn reference_hits(view: &str, channel: Channel) -> Vec<(usize, usize, usize)> {
+        let (rules, plain) = reference();
+        let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+        for (index, (res, min_count)) in plain.iter().enumerate() {
+            if !rules.rules()[index].applies(channel) {
+                continue;
+            }
+            let found: Vec<_> = res
+                .iter()
+                .flat_map(|re| re.find_iter(view))
+                .filter(|m| m.start() < m.end())
+                .map(|m| (index, m.start(), m.end()))
+                .collect();
+            if found.len() >= *min_count {
+                hits.extend(found);
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Anchored searches at trigger literals, gated by the set, find exactly what a
+        /// whole-view search of every pattern finds (texts short enough that no rule reaches
+        /// its hit cap).
+        #[test]
+        fn triggered_search_equals_whole_view_search(
+            words in proptest::collection::vec(proptest::sample::select(vec![
+                "ignore", "all", "previous", "instructions", "the", "system", "prompt", "you",
+                "are", "now", "dan", "reveal", "your", "password", "pretend", "to", "be", "as",
+                "admin", "what", "is", "john's", "address", "forget", "that", ",", ".", "\n",
+                "user:", "assistant:", "hypothetically", "mode", "enable", "developer", "a",
+                "new", "task", ":", "from", "now", "on", "decode", "base64", "and", "follow",
+            ]), 0..14),
+            tool in proptest::bool::ANY,
+        ) {
+            let text = words.join(" ");
+            let view = Normalized::new(&text);
+            let view = view.main.as_str();
+            let channel = if tool { Channel::ToolOutput } else { Channel::User };
+            let rules = &reference().0;
+            let mut got: Vec<(usize, usize, usize)> = rules
+                .scan(view, channel)
+                .into_iter()
+                .map(|h| (h.rule, h.start, h.end))
+                .collect();
+            got.sort_unstable();
+            got.dedup();
+            proptest::prop_assert_eq!(got, reference_hits(view, channel), "view {:?}", view);
+        }
     }
 
     #[test]

@@ -255,11 +255,62 @@ impl Guard {
     fn rule_findings(&self, norm: &Normalized, channel: Channel, out: &mut Vec<Finding>) {
         self.view_findings(&norm.main, channel, Layer::Rules, out);
         // Leetspeak and spaced-out letters are alternative readings of the same text.
-        if let Some(leet) = norm.leet() {
-            self.view_findings(&leet, channel, Layer::Rules, out);
+        if let Some(leet) = norm.leet_text() {
+            self.changed_findings(&leet, &norm.main, channel, out);
         }
         if let Some(despaced) = norm.despaced() {
             self.view_findings(&despaced, channel, Layer::Rules, out);
+        }
+    }
+
+    /// Scans an alternative reading of the same length as the main view (leetspeak folded)
+    /// only where it differs, with enough context on both sides for any rule, and keeps the
+    /// hits that touch a difference: everywhere else it *is* the main view, already scanned.
+    fn changed_findings(&self, alt: &str, main: &View, channel: Channel, out: &mut Vec<Finding>) {
+        // Longer than any rule's reach (the widest gap patterns span about 150 bytes).
+        const CONTEXT: usize = 256;
+        let (a, m) = (alt.as_bytes(), main.as_str().as_bytes());
+        let mut regions: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < a.len().min(m.len()) {
+            if a[i] == m[i] {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < a.len().min(m.len()) && a[i] != m[i] {
+                i += 1;
+            }
+            match regions.last_mut() {
+                Some(last) if s - last.1 <= 2 * CONTEXT => last.1 = i,
+                _ => regions.push((s, i)),
+            }
+        }
+        for (s, e) in regions {
+            let mut ws = s.saturating_sub(CONTEXT);
+            while !alt.is_char_boundary(ws) {
+                ws -= 1;
+            }
+            let mut we = (e + CONTEXT).min(alt.len());
+            while !alt.is_char_boundary(we) {
+                we += 1;
+            }
+            for hit in self.rules.scan(&alt[ws..we], channel) {
+                let (hs, he) = (hit.start + ws, hit.end + ws);
+                if he <= s || hs >= e {
+                    continue;
+                }
+                let rule = &self.rules.rules()[hit.rule];
+                let (start, end) = main.to_original(hs, he);
+                out.push(Finding {
+                    category: rule.category,
+                    rule: rule.id.clone(),
+                    weight: rule.weight,
+                    start,
+                    end,
+                    layer: Layer::Rules,
+                });
+            }
         }
     }
 
@@ -448,12 +499,13 @@ impl Guard {
     }
 
     /// True when a report counts as an attack for evaluation: any category other than PII
-    /// reached its warn threshold.
+    /// reached its warn threshold, or all attack evidence together reached the combined warn
+    /// threshold — the same two ways the verdict itself turns to `warn`.
     pub fn is_attack(&self, report: &Report) -> bool {
-        report
-            .categories
-            .iter()
-            .any(|&(c, s)| c != Category::PiiExposure && s >= self.config.thresholds.get(c).warn)
+        report.attack_score >= self.config.combined.warn
+            || report.categories.iter().any(|&(c, s)| {
+                c != Category::PiiExposure && s >= self.config.thresholds.get(c).warn
+            })
     }
 }
 

@@ -105,21 +105,21 @@ fn repeated(norm: &Normalized, out: &mut Vec<Finding>) {
 /// Pig latin: most words end in "ay" after a moved consonant cluster.
 fn pig_latin(norm: &Normalized, out: &mut Vec<Finding>) {
     let text = norm.main.as_str();
-    let words: Vec<(usize, &str)> = tokens(text)
-        .filter(|(_, t)| t.bytes().all(|b| b.is_ascii_alphabetic()))
-        .collect();
-    if words.len() < 4 {
+    let (mut words, mut pig) = (0usize, 0usize);
+    let mut span: Option<(usize, usize)> = None;
+    for (pos, w) in tokens(text).filter(|(_, t)| t.bytes().all(|b| b.is_ascii_alphabetic())) {
+        words += 1;
+        if w.len() >= 4 && w.ends_with("ay") {
+            pig += 1;
+        }
+        span = Some((span.map_or(pos, |s| s.0), pos + w.len()));
+    }
+    if words < 4 {
         return;
     }
-    let pig = words
-        .iter()
-        .filter(|(_, w)| w.len() >= 4 && w.ends_with("ay"))
-        .count();
-    if pig * 2 >= words.len() {
-        let (s, e) = (
-            words[0].0,
-            words[words.len() - 1].0 + words[words.len() - 1].1.len(),
-        );
+    if let Some((s, e)) = span
+        && pig * 2 >= words
+    {
         let span = norm.main.to_original(s, e);
         out.push(finding(
             "obfuscation.pig_latin",
@@ -130,17 +130,40 @@ fn pig_latin(norm: &Normalized, out: &mut Vec<Finding>) {
     }
 }
 
-/// Alphanumeric tokens with their byte offsets.
+/// Alphanumeric tokens with their byte offsets. ASCII bytes are classified directly; only
+/// non-ASCII characters are decoded.
 fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut rest = text.char_indices().peekable();
-    std::iter::from_fn(move || {
-        while rest.next_if(|(_, c)| !c.is_alphanumeric()).is_some() {}
-        let (start, _) = *rest.peek()?;
-        let mut end = start;
-        while let Some((i, c)) = rest.next_if(|(_, c)| c.is_alphanumeric()) {
-            end = i + c.len_utf8();
+    let bytes = text.as_bytes();
+    let class = move |i: usize| -> (bool, usize) {
+        let b = bytes[i];
+        if b.is_ascii() {
+            (b.is_ascii_alphanumeric(), 1)
+        } else {
+            let c = text[i..].chars().next().unwrap_or(' ');
+            (c.is_alphanumeric(), c.len_utf8())
         }
-        Some((start, &text[start..end]))
+    };
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let (alnum, n) = class(i);
+            if alnum {
+                break;
+            }
+            i += n;
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        while i < bytes.len() {
+            let (alnum, n) = class(i);
+            if !alnum {
+                break;
+            }
+            i += n;
+        }
+        Some((start, &text[start..i]))
     })
 }
 

@@ -5,6 +5,7 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod embed;
 mod guard;
 mod http;
 mod load;
@@ -14,6 +15,7 @@ mod swarm;
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use embed::EmbedBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use memory::MemoryBenchArgs;
@@ -37,6 +39,9 @@ pub enum BenchCommand {
     /// Vector index: our HNSW against hnswlib on the same vectors and parameters — build
     /// time, recall@k against exact search, queries/s on 1 and 2 threads.
     Memory(MemoryBenchArgs),
+    /// Embeddings: our in-process MiniLM (candle) against sentence-transformers (PyTorch) on
+    /// the same texts and weights — texts/s at batch 32, single-text p50/p99, agreement.
+    Embed(EmbedBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -47,5 +52,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Swarm(args) => swarm::run(args),
         BenchCommand::Guard(args) => guard::run(args),
         BenchCommand::Memory(args) => memory::run(args),
+        BenchCommand::Embed(args) => embed::run(args),
     }
 }

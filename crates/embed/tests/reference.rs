@@ -54,7 +54,10 @@ fn matches_sentence_transformers() {
     let Some(m) = model() else { return };
     let refs = reference();
     assert!(refs.len() >= 20);
-    assert!(refs.iter().any(|(_, n, _)| *n >= 256), "fixture has a truncated text");
+    assert!(
+        refs.iter().any(|(_, n, _)| *n >= 256),
+        "fixture has a truncated text"
+    );
     let texts: Vec<&str> = refs.iter().map(|(t, _, _)| t.as_str()).collect();
     // Batches of 5 mix lengths, so padding inside a batch is exercised too.
     let ours = m.with_batch_size(5).embed(&texts).unwrap();

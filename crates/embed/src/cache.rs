@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct CacheStats {
     /// Texts answered from the cache.
     pub hits: u64,
-    /// Texts that had to be embedded.
+    /// Texts that had to be embedded (a text repeated within one batch counts once).
     pub misses: u64,
     /// Entries currently held.
     pub len: usize,
@@ -130,7 +130,8 @@ impl<E: Embedder> Embedder for CachedEmbedder<E> {
                 }
             }
         }
-        let misses = texts.len() - out.iter().filter(|v| v.is_some()).count();
+        // A miss is a text sent to the inner embedder; a repeat within the batch is a hit.
+        let misses = missing.len();
         self.hits
             .fetch_add((texts.len() - misses) as u64, Ordering::Relaxed);
         self.misses.fetch_add(misses as u64, Ordering::Relaxed);
@@ -222,6 +223,8 @@ mod tests {
         assert_eq!(v[0], v[2]);
         assert_eq!(v[0], v[3]);
         assert_ne!(v[0], v[1]);
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses), (2, 2));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `load_or_fallback` without a model: the hashing embedder, flagged as degraded.
 
-use mcpflow_embed::{EmbedError, Embedder, MiniLm, load_or_fallback};
+use mcpflow_embed::{EmbedError, MiniLm, load_or_fallback};
 
 #[test]
 fn missing_model_falls_back_to_degraded_hashing() {

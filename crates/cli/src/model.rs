@@ -4,7 +4,7 @@
 //! module only maps flags to it and prints the outcome.
 
 use clap::{Args, Subcommand};
-use mcpflow_embed::{Embedder, InstallOutcome, default_model_dir, verify_model_dir};
+use mcpflow_embed::{InstallOutcome, default_model_dir, verify_model_dir};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

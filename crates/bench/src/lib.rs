@@ -5,6 +5,7 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod embed;
 mod guard;
 mod http;
 mod load;
@@ -15,6 +16,7 @@ mod swarm;
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use embed::EmbedBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use memory::MemoryBenchArgs;
@@ -44,6 +46,9 @@ pub enum BenchCommand {
     /// round-robin and least-loaded; then a task-type switch (A, B, A) with EWC
     /// consolidation on and off.
     Routing(RoutingBenchArgs),
+    /// Embeddings: our in-process MiniLM (candle) against sentence-transformers (PyTorch) on
+    /// the same texts and weights — texts/s at batch 32, single-text p50/p99, agreement.
+    Embed(EmbedBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -55,5 +60,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Guard(args) => guard::run(args),
         BenchCommand::Memory(args) => memory::run(args),
         BenchCommand::Routing(args) => routing::run(args),
+        BenchCommand::Embed(args) => embed::run(args),
     }
 }

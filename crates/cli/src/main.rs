@@ -3,6 +3,7 @@
 
 mod config;
 mod logging;
+mod model;
 mod remote;
 mod scan;
 mod serve;
@@ -49,6 +50,9 @@ enum Command {
     /// Run a benchmark and print its results.
     #[command(subcommand)]
     Bench(mcpflow_bench::BenchCommand),
+    /// Install and check the embedding model (all-MiniLM-L6-v2) used by semantic memory.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Spawn, list, inspect and stop agents on a running server (over MCP).
     Agent {
         #[command(flatten)]
@@ -101,6 +105,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Scan(args) => scan::run(args),
+        Command::Model(command) => {
+            let config = config::Config::load(cli.config.as_deref(), flags)?;
+            logging::init(config.log_format, &config.log_level)?;
+            model::run(command)
+        }
         Command::Agent { target, command } => remote::agent(target, command),
         Command::Task { target, command } => remote::task(target, command),
     }

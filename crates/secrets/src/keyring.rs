@@ -1,7 +1,7 @@
 //! The keyring: data keys, wrapped under the master key, with rotation and re-wrapping.
 
 use crate::format::{HEADER_LEN, Header, TAG_LEN};
-use crate::{Error, MasterKey, Result, file, hex};
+use crate::{Error, MasterKey, Result, hex, private_file as file};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use parking_lot::{Mutex, RwLock};

@@ -23,11 +23,11 @@
 //! ```
 
 mod error;
-mod file;
 pub mod format;
 pub mod hex;
 mod keyring;
 mod master;
+pub mod private_file;
 
 pub use error::Error;
 pub use keyring::{KeyInfo, Keyring, RotationPolicy};

@@ -1,6 +1,6 @@
 //! The master key: wraps data keys, never encrypts data itself.
 
-use crate::{Error, Result, file, hex};
+use crate::{Error, Result, hex, private_file as file};
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use std::fmt;

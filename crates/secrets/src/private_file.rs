@@ -1,4 +1,5 @@
 //! Private files: created `0600`, refused when others can read them, replaced atomically.
+//! Shared with other crates that keep keys (the audit log's signing key).
 
 use crate::{Error, Result};
 use std::fs::{self, File, OpenOptions};
@@ -6,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 /// Refuses a key file that group or others can read or write (unix only).
-pub(crate) fn check_private(path: &Path) -> Result<()> {
+pub fn check_private(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -42,7 +43,7 @@ fn open_private(path: &Path, create_new: bool) -> std::io::Result<File> {
 }
 
 /// Writes a new private file; fails if it exists (so a key is never overwritten by accident).
-pub(crate) fn create_private(path: &Path, contents: &[u8]) -> Result<()> {
+pub fn create_private(path: &Path, contents: &[u8]) -> Result<()> {
     let mut f = open_private(path, true).map_err(|e| Error::io(path, e))?;
     f.write_all(contents).map_err(|e| Error::io(path, e))?;
     f.sync_all().map_err(|e| Error::io(path, e))?;
@@ -52,7 +53,7 @@ pub(crate) fn create_private(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// Replaces `path` atomically with a private file holding `contents` (write, fsync, rename,
 /// fsync the directory): a crash leaves either the old or the new file, never a mix.
-pub(crate) fn replace_private(path: &Path, contents: &[u8]) -> Result<()> {
+pub fn replace_private(path: &Path, contents: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = open_private(&tmp, false).map_err(|e| Error::io(&tmp, e))?;

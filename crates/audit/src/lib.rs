@@ -30,7 +30,7 @@ pub use query::{InclusionProof, Search, prove_db, search_db};
 pub use signer::{SignedHead, Signer, Verifier, public_key_path};
 pub use store::fts5_available;
 pub use verify::{Summary, verify_db};
-pub use writer::Receipt;
+pub use writer::{Receipt, Stats};
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

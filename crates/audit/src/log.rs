@@ -5,7 +5,7 @@ use crate::query::{self, InclusionProof, Search};
 use crate::signer::{Signer, Verifier};
 use crate::store;
 use crate::verify::{self, Summary};
-use crate::writer::{ChainState, Cmd, Policy, Prepared, Receipt, Writer};
+use crate::writer::{ChainState, Cmd, Counters, Policy, Prepared, Receipt, Stats, Writer};
 use crate::{Error, Result, SignedHead};
 use futures::channel::oneshot;
 use mcpflow_secrets::Keyring;
@@ -68,6 +68,7 @@ impl AuditConfig {
 /// ```
 #[derive(Debug)]
 pub struct AuditLog {
+    counters: Arc<Counters>,
     tx: Option<SyncSender<Cmd>>,
     thread: Option<JoinHandle<()>>,
     db: PathBuf,
@@ -112,7 +113,9 @@ impl AuditLog {
                 "audit log: entries after the last checkpoint (previous run ended without one); signing them now"
             );
         }
+        let counters = Arc::new(Counters::default());
         let writer = Writer {
+            counters: counters.clone(),
             conn,
             signer,
             state: ChainState {
@@ -135,6 +138,7 @@ impl AuditLog {
             .spawn(move || writer.run(rx))
             .map_err(|e| Error::io(&config.db, e))?;
         Ok(AuditLog {
+            counters,
             tx: Some(tx),
             thread: Some(thread),
             db: config.db,
@@ -240,6 +244,11 @@ impl AuditLog {
         serde_json::from_slice(&plain)
             .map(Some)
             .map_err(|e| Error::Invalid(format!("decrypted sensitive fields are not JSON: {e}")))
+    }
+
+    /// What the writer has committed since this log was opened.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
     }
 
     /// The verifier for this log's signing key.

@@ -50,10 +50,16 @@ pub(crate) fn search(conn: &Connection, search: &Search) -> Result<Vec<Entry>> {
             .collect::<rusqlite::Result<Vec<_>>>()
     };
     rows.map_err(|e| match &e {
-        rusqlite::Error::SqliteFailure(_, Some(msg)) if msg.contains("fts5") => Error::Query {
-            query: text.to_owned(),
-            reason: msg.clone(),
-        },
+        // SQLITE_ERROR from a MATCH query is the query's syntax ("fts5: syntax error near",
+        // "unterminated string", "no such column").
+        rusqlite::Error::SqliteFailure(f, Some(msg))
+            if !text.is_empty() && f.code == rusqlite::ErrorCode::Unknown =>
+        {
+            Error::Query {
+                query: text.to_owned(),
+                reason: msg.clone(),
+            }
+        }
         _ => Error::Sqlite(e),
     })
 }

@@ -15,6 +15,8 @@ use crate::{Error, Result};
 use futures::channel::oneshot;
 use rusqlite::{Connection, params};
 use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -65,7 +67,40 @@ pub(crate) struct Policy {
     pub max_batch: usize,
 }
 
+/// Counters of what the writer committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Entries committed.
+    pub entries: u64,
+    /// Transactions committed (one fsync each): `entries / batches` is the group-commit gain.
+    pub batches: u64,
+    /// Checkpoints signed.
+    pub checkpoints: u64,
+    /// Batches that failed to commit (their appends got the error).
+    pub failed_batches: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    entries: AtomicU64,
+    batches: AtomicU64,
+    checkpoints: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> Stats {
+        Stats {
+            entries: self.entries.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            failed_batches: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
 pub(crate) struct Writer {
+    pub counters: Arc<Counters>,
     pub conn: Connection,
     pub signer: Signer,
     pub state: ChainState,
@@ -141,7 +176,12 @@ impl Writer {
         let result = self.write(&appends, force, &mut receipts);
         match result {
             Ok(signed) => {
+                self.counters
+                    .entries
+                    .fetch_add(appends.len() as u64, Ordering::Relaxed);
+                self.counters.batches.fetch_add(1, Ordering::Relaxed);
                 if let Some(head) = signed {
+                    self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
                     self.state.last_checkpoint_size = head.size;
                     self.state.head = Some(head);
                     self.last_checkpoint_at = Instant::now();
@@ -155,6 +195,7 @@ impl Writer {
             }
             Err(e) => {
                 self.state = saved;
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 let msg = e.to_string();
                 tracing::error!(error = %msg, entries = appends.len(), "audit batch commit failed; appends rejected");
                 for (_, reply) in appends {

@@ -1,6 +1,5 @@
 //! Tampering with the SQLite file directly, and verification naming each problem.
 
-use mcpflow_audit::merkle::leaf_hash;
 use mcpflow_audit::{AuditConfig, AuditLog, Error, Event, Signer, Tamper, Verifier, verify_db};
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
@@ -272,7 +271,6 @@ fn rechain(c: &Connection, from: u64) {
         .unwrap();
         prev = h;
     }
-    let _ = leaf_hash(b"");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod audit;
 mod guard;
 mod http;
 mod load;
@@ -14,6 +15,7 @@ mod swarm;
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use audit::AuditBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
 pub use memory::MemoryBenchArgs;
@@ -37,6 +39,10 @@ pub enum BenchCommand {
     /// Vector index: our HNSW against hnswlib on the same vectors and parameters — build
     /// time, recall@k against exact search, queries/s on 1 and 2 threads.
     Memory(MemoryBenchArgs),
+    /// Audit log: durable appends/s with group commit from concurrent producers, p50/p99
+    /// append latency, against one-row-per-transaction SQLite (synchronous=FULL) and the raw
+    /// fsync rate of the same disk.
+    Audit(AuditBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -47,5 +53,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Swarm(args) => swarm::run(args),
         BenchCommand::Guard(args) => guard::run(args),
         BenchCommand::Memory(args) => memory::run(args),
+        BenchCommand::Audit(args) => audit::run(args),
     }
 }

@@ -46,13 +46,17 @@ fn event(producer: u64, i: u64, sensitive: bool) -> Event {
     let e = Event::new(
         format!("user:{producer}"),
         "acme",
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             "guard.verdict"
         } else {
             "tool.call"
         },
         format!("tool:t{}", i % 50),
-        if i % 17 == 0 { "blocked" } else { "allowed" },
+        if i.is_multiple_of(17) {
+            "blocked"
+        } else {
+            "allowed"
+        },
     )
     .details(serde_json::json!({"latency_ms": i % 100, "request": i, "session": producer}));
     if sensitive {

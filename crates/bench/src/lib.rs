@@ -5,6 +5,7 @@
 //! 2-core box. Run them with `mcpflow bench <name>`.
 
 mod agents;
+mod audit;
 mod embed;
 mod guard;
 mod http;
@@ -16,6 +17,7 @@ mod swarm;
 use clap::Subcommand;
 
 pub use agents::AgentsBenchArgs;
+pub use audit::AuditBenchArgs;
 pub use embed::EmbedBenchArgs;
 pub use guard::GuardBenchArgs;
 pub use http::HttpBenchArgs;
@@ -49,6 +51,10 @@ pub enum BenchCommand {
     /// Embeddings: our in-process MiniLM (candle) against sentence-transformers (PyTorch) on
     /// the same texts and weights — texts/s at batch 32, single-text p50/p99, agreement.
     Embed(EmbedBenchArgs),
+    /// Audit log: durable appends/s with group commit from concurrent producers, p50/p99
+    /// append latency, against one-row-per-transaction SQLite (synchronous=FULL) and the raw
+    /// fsync rate of the same disk.
+    Audit(AuditBenchArgs),
 }
 
 /// Runs one benchmark, printing results to stdout.
@@ -61,5 +67,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Memory(args) => memory::run(args),
         BenchCommand::Routing(args) => routing::run(args),
         BenchCommand::Embed(args) => embed::run(args),
+        BenchCommand::Audit(args) => audit::run(args),
     }
 }

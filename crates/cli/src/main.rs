@@ -1,6 +1,7 @@
 //! `mcpflow`: the command-line entry point. A thin layer: parse flags, load configuration,
 //! start logging, and hand over to the library crates.
 
+mod audit;
 mod config;
 mod logging;
 mod model;
@@ -47,6 +48,8 @@ enum Command {
     /// Scan JSON Lines for prompt injection, jailbreaks, PII, poisoning and escalation
     /// (`--eval` to measure against labels).
     Scan(scan::ScanArgs),
+    /// Verify, search and prove entries of the tamper-evident audit log.
+    Audit(audit::AuditArgs),
     /// Run a benchmark and print its results.
     #[command(subcommand)]
     Bench(mcpflow_bench::BenchCommand),
@@ -109,6 +112,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = config::Config::load(cli.config.as_deref(), flags)?;
             logging::init(config.log_format, &config.log_level)?;
             model::run(command)
+        }
+        Command::Audit(args) => {
+            let config = config::Config::load(cli.config.as_deref(), flags)?;
+            audit::run(args, &config.data_dir)
         }
         Command::Agent { target, command } => remote::agent(target, command),
         Command::Task { target, command } => remote::task(target, command),

@@ -10,7 +10,48 @@ fn settings(clock: Arc<ManualClock>) -> MemorySettings {
         snapshot_interval: Duration::from_secs(3600),
         max_entry_bytes: 4096,
         clock,
+        gate: None,
     }
+}
+
+/// Blocks any text containing "PLANTED": the memory must ask its gate before it stores.
+#[derive(Debug)]
+struct Planted;
+
+impl ContentGate for Planted {
+    fn inspect(&self, point: GatePoint<'_>, _actor: &str, text: &str) -> GateOutcome {
+        assert_eq!(point.name(), "memory_write");
+        if text.contains("PLANTED") {
+            GateOutcome::Block("planted".into())
+        } else {
+            GateOutcome::Allow
+        }
+    }
+}
+
+#[tokio::test]
+async fn writes_the_gate_blocks_are_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(Arc::new(ManualClock::new(0)));
+    s.gate = Some(Arc::new(Planted));
+    let (bus, _) = broadcast::channel(16);
+    let memory = NodeMemory::open(sqlite(dir.path()).await, s, bus).await.unwrap();
+    let request = |key: &str, value: Value| StoreRequest {
+        key: key.into(),
+        value,
+        metadata: Value::Null,
+        ttl_seconds: None,
+        content: None,
+    };
+    let refused = memory
+        .store("ns", request("a", json!({ "deep": ["PLANTED order"] })))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, MemoryFailure::Blocked(_)), "{refused}");
+    memory.store("ns", request("b", json!("fine"))).await.unwrap();
+    assert!(memory.retrieve("ns", "a").unwrap().is_none());
+    assert!(memory.retrieve("ns", "b").unwrap().is_some());
+    memory.shutdown().await;
 }
 
 async fn sqlite(dir: &std::path::Path) -> DynStore {

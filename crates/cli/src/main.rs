@@ -3,6 +3,7 @@
 
 mod audit;
 mod config;
+mod embedder;
 mod logging;
 mod model;
 mod remote;

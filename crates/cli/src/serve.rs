@@ -91,7 +91,7 @@ async fn serve_stdio(
     executors: ExecutorFactory,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let node = Node::open_with(config.node(), executors).await?;
+    let node = Node::open_with_memory(config.node(), executors, memory_settings()).await?;
     let state = McpState::new(node.clone(), catalog);
     let exit = mcpflow_server::stdio::serve(
         state,
@@ -125,7 +125,7 @@ async fn serve_http(
     let ready = server.ready_handle();
     let serving = tokio::spawn(server.serve(shutdown.clone()));
     tracing::info!(%addr, "listening: MCP at http://{addr}/mcp and ws://{addr}/ws");
-    let node = match Node::open_with(config.node(), executors).await {
+    let node = match Node::open_with_memory(config.node(), executors, memory_settings()).await {
         Ok(node) => node,
         Err(e) => {
             shutdown.cancel();
@@ -161,4 +161,14 @@ async fn watch_signals(shutdown: CancellationToken) {
         _ = terminate => tracing::info!("SIGTERM received"),
     }
     shutdown.cancel();
+}
+
+/// Memory's settings: the embedding model from `$MCPFLOW_MODEL_DIR` or the default model
+/// directory (see `mcpflow model status`), the rest as the node defaults.
+fn memory_settings() -> mcpflow_node::MemorySettings {
+    let dir = mcpflow_embed::default_model_dir();
+    mcpflow_node::MemorySettings {
+        embedder: std::sync::Arc::new(crate::embedder::ModelEmbedder::load(&dir)),
+        ..mcpflow_node::MemorySettings::default()
+    }
 }

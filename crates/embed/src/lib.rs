@@ -91,6 +91,30 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// A boxed embedder (as [`load_or_fallback`] returns) is an embedder, so it can sit behind a
+/// [`CachedEmbedder`].
+impl<E: Embedder + ?Sized> Embedder for Box<E> {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        (**self).embed(texts)
+    }
+
+    fn dim(&self) -> usize {
+        (**self).dim()
+    }
+
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn is_degraded(&self) -> bool {
+        (**self).is_degraded()
+    }
+
+    fn label(&self) -> String {
+        (**self).label()
+    }
+}
+
 /// Loads MiniLM from `model_dir`, or — loudly — falls back to the hashing embedder.
 ///
 /// When the model files are missing or do not load, this logs a `warn!` that names the

@@ -35,7 +35,9 @@ async fn writes_the_gate_blocks_are_not_stored() {
     let mut s = settings(Arc::new(ManualClock::new(0)));
     s.gate = Some(Arc::new(Planted));
     let (bus, _) = broadcast::channel(16);
-    let memory = NodeMemory::open(sqlite(dir.path()).await, s, bus).await.unwrap();
+    let memory = NodeMemory::open(sqlite(dir.path()).await, s, bus)
+        .await
+        .unwrap();
     let request = |key: &str, value: Value| StoreRequest {
         key: key.into(),
         value,
@@ -48,7 +50,10 @@ async fn writes_the_gate_blocks_are_not_stored() {
         .await
         .unwrap_err();
     assert!(matches!(refused, MemoryFailure::Blocked(_)), "{refused}");
-    memory.store("ns", request("b", json!("fine"))).await.unwrap();
+    memory
+        .store("ns", request("b", json!("fine")))
+        .await
+        .unwrap();
     assert!(memory.retrieve("ns", "a").unwrap().is_none());
     assert!(memory.retrieve("ns", "b").unwrap().is_some());
     memory.shutdown().await;

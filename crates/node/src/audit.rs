@@ -71,3 +71,56 @@ impl AuditSink for MemoryAudit {
         q.push_back(event);
     }
 }
+
+/// The tamper-evident log (`mcpflow-audit`): hash-chained, Merkle checkpoints signed with
+/// Ed25519, group-committed. Recording never blocks the caller: the event is queued at once
+/// and a task waits for it to be durable; an append that fails is logged as an error and
+/// counted (`failures`), never dropped silently.
+#[derive(Debug)]
+pub struct DurableAudit {
+    log: std::sync::Arc<mcpflow_audit::AuditLog>,
+    failures: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DurableAudit {
+    /// Opens (verifying what is there) or creates `audit.db` and its signing key in `dir`.
+    pub fn open(dir: &std::path::Path) -> Result<Self, mcpflow_audit::Error> {
+        let log = mcpflow_audit::AuditLog::open(mcpflow_audit::AuditConfig::in_dir(dir))?;
+        Ok(Self {
+            log: std::sync::Arc::new(log),
+            failures: Default::default(),
+        })
+    }
+
+    /// The log, for queries, proofs and verification.
+    pub fn log(&self) -> &std::sync::Arc<mcpflow_audit::AuditLog> {
+        &self.log
+    }
+
+    /// Appends that did not become durable.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl AuditSink for DurableAudit {
+    fn record(&self, e: AuditEvent) {
+        let event = mcpflow_audit::Event::new(e.actor, "default", e.action, e.resource, e.outcome)
+            .details(e.details);
+        let log = self.log.clone();
+        let failures = self.failures.clone();
+        let report = async move {
+            // Durable once the writer's next group commit lands.
+            if let Err(error) = log.append_async(event).await {
+                failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(%error, "an audit event could not be written");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(report);
+            }
+            Err(_) => futures::executor::block_on(report),
+        }
+    }
+}

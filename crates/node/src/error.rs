@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Why a node could not start or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The audit log in the data directory could not be opened, or failed verification.
+    #[error("audit log: {0} (`mcpflow audit verify` names the first bad entry)")]
+    Audit(String),
     /// The security gate could not be built (its rules file is unusable).
     #[error("security gate: {0} (fix the rules file named by [guard] rules, or remove it)")]
     Guard(String),

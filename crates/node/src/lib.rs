@@ -23,7 +23,7 @@ mod node;
 mod sessions;
 mod swarms;
 
-pub use audit::{AuditEvent, AuditSink, MemoryAudit, TracingAudit};
+pub use audit::{AuditEvent, AuditSink, DurableAudit, MemoryAudit, TracingAudit};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
 pub use gate::{GateStats, GuardGate};

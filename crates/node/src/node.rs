@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::broadcast;
 
-use crate::audit::{AuditSink, TracingAudit};
+use crate::audit::{AuditSink, DurableAudit};
 use crate::gate::{GateStats, GuardGate};
 use crate::memory::{MemorySettings, NodeMemory};
 use crate::swarms::Swarms;
@@ -35,6 +35,7 @@ struct Inner {
     memory: NodeMemory,
     bus: broadcast::Sender<Event>,
     gate: Option<Arc<GuardGate>>,
+    audit: Arc<DurableAudit>,
     started: Instant,
     started_at: Timestamp,
 }
@@ -108,7 +109,10 @@ impl Node {
             tracing::info!(buried, "sessions of the previous run marked dead");
         }
         let (bus, _) = broadcast::channel(BUS_CAPACITY);
-        let audit: Arc<dyn AuditSink> = Arc::new(TracingAudit);
+        let durable = Arc::new(
+            DurableAudit::open(&config.data_dir).map_err(|e| Error::Audit(e.to_string()))?,
+        );
+        let audit: Arc<dyn AuditSink> = durable.clone();
         let gate = if config.guard.enabled {
             let guard = Guard::new(GuardConfig {
                 rules_path: config.guard.rules.clone(),
@@ -150,6 +154,7 @@ impl Node {
                 memory,
                 bus,
                 gate,
+                audit: durable,
                 started: Instant::now(),
                 started_at: Timestamp::now(),
             }),
@@ -188,6 +193,13 @@ impl Node {
         self.inner.swarms.shutdown();
         self.inner.agents.shutdown().await;
         self.inner.memory.shutdown().await;
+        // Sign a checkpoint over the tail, so what this run wrote is covered by a signed head.
+        let log = self.inner.audit.log().clone();
+        match tokio::task::spawn_blocking(move || log.checkpoint()).await {
+            Ok(Err(error)) => tracing::error!(%error, "final audit checkpoint failed"),
+            Err(error) => tracing::error!(%error, "final audit checkpoint failed"),
+            Ok(Ok(_)) => {}
+        }
     }
 
     /// Subscribes to every event published from now on.
@@ -223,6 +235,11 @@ impl Node {
             agents: self.inner.agents.stats(),
             gate: self.inner.gate.as_ref().map(|g| g.stats()),
         }
+    }
+
+    /// The tamper-evident audit log every gate verdict goes to.
+    pub fn audit(&self) -> &Arc<DurableAudit> {
+        &self.inner.audit
     }
 
     /// The security gate, unless switched off.

@@ -169,3 +169,42 @@ async fn planted_instructions_do_not_reach_the_memory() {
         .await;
     assert!(fine["isError"] != true, "{fine}");
 }
+
+#[tokio::test]
+async fn gate_verdicts_land_in_the_audit_log_which_verifies() {
+    let server = TestServer::start().await;
+    let s = server.initialize().await;
+    let refused = server
+        .call_tool(&s, "task_submit", json!({ "input": INJECTION }))
+        .await;
+    error_text(&refused);
+    // Appends are group-committed in the background: wait for the verdict to be durable.
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let q = server
+            .call_tool(
+                &s,
+                "audit_query",
+                json!({ "text": "tool_arguments", "limit": 10 }),
+            )
+            .await;
+        let entries = q["structuredContent"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(e) = entries.iter().find(|e| e["outcome"] == "block") {
+            found = e.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found["action"], "gate.tool_arguments", "{found}");
+    assert_eq!(found["resource"], "tool:task_submit", "{found}");
+    let verified = server.call_tool(&s, "audit_verify", json!({})).await;
+    assert_eq!(verified["structuredContent"]["ok"], true, "{verified}");
+    assert!(verified["structuredContent"]["entries"].as_u64().unwrap() >= 1);
+    let bad = server
+        .call_tool(&s, "audit_query", json!({ "limit": 0 }))
+        .await;
+    assert!(error_text(&bad).contains("limit"));
+}

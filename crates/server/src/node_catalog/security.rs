@@ -1,6 +1,6 @@
 //! Security tools: `security_scan` — the guard's scanner on demand, the same one the gate runs
 //! on every path (its own arguments are exempt from the gate: scanning hostile text is the
-//! point).
+//! point); `audit_query` and `audit_verify` over the node's tamper-evident audit log.
 
 use mcpflow_guard::Channel;
 use rmcp::model::{Tool, ToolAnnotations, object};
@@ -24,8 +24,25 @@ struct ScanArgs {
     redact: bool,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryArgs {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    since_ms: Option<i64>,
+    #[serde(default)]
+    until_ms: Option<i64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// Most entries one `audit_query` returns.
+const MAX_QUERY: u32 = 1000;
+
 /// Adds the security entries to `catalog`.
 pub fn register(catalog: &mut Catalog) {
+    audit_tools(catalog);
     catalog.add_tool(
         Tool::new(
             SECURITY_SCAN_TOOL,
@@ -88,6 +105,77 @@ pub fn register(catalog: &mut Catalog) {
                 value["redacted"] = json!(guard.redact(&a.text).text);
             }
             structured(&value)
+        },
+    );
+}
+
+fn audit_tools(catalog: &mut Catalog) {
+    catalog.add_tool(
+        Tool::new(
+            "audit_query",
+            "Search the node's audit log (every security-gate verdict and audited action), \
+             newest first: `text` is a full-text query over action, resource and details \
+             (words, \"phrases\", AND/OR/NOT, prefix*; empty for all), `since_ms`/`until_ms` \
+             bound the time (ms since the epoch). Each entry carries its sequence number and \
+             chain hash.",
+            object(json!({
+                "type": "object",
+                "properties": {
+                    "text": { "type": "string", "default": "" },
+                    "since_ms": { "type": "integer" },
+                    "until_ms": { "type": "integer" },
+                    "limit": { "type": "integer", "minimum": 1, "maximum": MAX_QUERY, "default": 100 }
+                },
+                "additionalProperties": false
+            })),
+        )
+        .with_annotations(ToolAnnotations::new().read_only(true).idempotent(true)),
+        |call: ToolCall| async move {
+            let a: QueryArgs = match args(&call, "audit_query") {
+                Ok(a) => a,
+                Err(e) => return refuse(e),
+            };
+            if a.limit.is_some_and(|l| l == 0 || l > MAX_QUERY) {
+                return refuse(format!(
+                    "invalid arguments for audit_query: limit must be 1..={MAX_QUERY}"
+                ));
+            }
+            let log = call.cx.node().audit().log().clone();
+            let search = mcpflow_audit::Search {
+                text: a.text,
+                since_ms: a.since_ms,
+                until_ms: a.until_ms,
+                limit: a.limit,
+            };
+            match tokio::task::spawn_blocking(move || log.search(&search)).await {
+                Ok(Ok(entries)) => structured(&json!({ "entries": entries })),
+                Ok(Err(e)) => refuse(format!("audit_query: {e}")),
+                Err(e) => refuse(format!("audit_query failed: {e}")),
+            }
+        },
+    );
+    catalog.add_tool(
+        Tool::new(
+            "audit_verify",
+            "Verify the whole audit log: every entry's hash chain, sequence continuity, the \
+             Merkle roots of the Ed25519-signed checkpoints and their signatures. Returns the \
+             counts and the latest signed head, or names the first bad entry and what is wrong.",
+            object(json!({ "type": "object", "properties": {}, "additionalProperties": false })),
+        )
+        .with_annotations(ToolAnnotations::new().read_only(true).idempotent(true)),
+        |call: ToolCall| async move {
+            let log = call.cx.node().audit().log().clone();
+            match tokio::task::spawn_blocking(move || log.verify()).await {
+                Ok(Ok(summary)) => structured(&json!({
+                    "ok": true,
+                    "entries": summary.entries,
+                    "checkpoints": summary.checkpoints,
+                    "unsigned_tail": summary.unsigned_tail,
+                    "head": summary.head,
+                })),
+                Ok(Err(e)) => structured(&json!({ "ok": false, "error": e.to_string() })),
+                Err(e) => refuse(format!("audit_verify failed: {e}")),
+            }
         },
     );
 }

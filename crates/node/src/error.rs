@@ -5,6 +5,9 @@ use std::path::PathBuf;
 /// Why a node could not start or an operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The learning router could not start.
+    #[error("learning router: {0}")]
+    Learning(String),
     /// The audit log in the data directory could not be opened, or failed verification.
     #[error("audit log: {0} (`mcpflow audit verify` names the first bad entry)")]
     Audit(String),

@@ -2,6 +2,9 @@
 
 use mcpflow_agents::{ExecutorFactory, Runtime, RuntimeConfig, RuntimeEvent, RuntimeStats};
 use mcpflow_guard::{Guard, GuardConfig};
+use mcpflow_intel::memory::SystemClock;
+use mcpflow_intel::routing::{Router, RouterConfig};
+use mcpflow_intel::trajectory::InMemoryTrajectories;
 use mcpflow_model::{ContentGate, Event, Timestamp};
 use mcpflow_store::{DynStore, StoreUrl};
 use serde::Serialize;
@@ -36,6 +39,7 @@ struct Inner {
     bus: broadcast::Sender<Event>,
     gate: Option<Arc<GuardGate>>,
     audit: Arc<DurableAudit>,
+    learning: Arc<Router>,
     started: Instant,
     started_at: Timestamp,
 }
@@ -138,6 +142,15 @@ impl Node {
                 return Err(e.into());
             }
         };
+        // Trajectories live in memory for now: a restart starts learning afresh.
+        let learning = Arc::new(
+            Router::open(
+                RouterConfig::new(memory.dim()),
+                Arc::new(InMemoryTrajectories::default()),
+                Arc::new(SystemClock),
+            )
+            .map_err(|e| Error::Learning(e.to_string()))?,
+        );
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
         let swarms = Swarms::start(
             agents.clone(),
@@ -155,6 +168,7 @@ impl Node {
                 bus,
                 gate,
                 audit: durable,
+                learning,
                 started: Instant::now(),
                 started_at: Timestamp::now(),
             }),
@@ -235,6 +249,12 @@ impl Node {
             agents: self.inner.agents.stats(),
             gate: self.inner.gate.as_ref().map(|g| g.stats()),
         }
+    }
+
+    /// The learning router: trajectories in, ranked agents out (ranking only; it assigns
+    /// nothing).
+    pub fn learning(&self) -> &Arc<Router> {
+        &self.inner.learning
     }
 
     /// The tamper-evident audit log every gate verdict goes to.

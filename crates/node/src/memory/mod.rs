@@ -415,6 +415,16 @@ impl NodeMemory {
         });
     }
 
+    /// Embeds `text` with memory's embedder (CPU-bound: call it off the async workers).
+    pub fn embed_text(&self, text: &str) -> Result<Vec<f32>, MemoryFailure> {
+        self.embed(text)
+    }
+
+    /// The length of the embedder's vectors.
+    pub fn dim(&self) -> usize {
+        self.inner.settings.embedder.dim()
+    }
+
     /// The embedder's label, as search results carry it.
     pub fn embedder_label(&self) -> &str {
         self.inner.settings.embedder.label()

@@ -10,6 +10,7 @@ use crate::mcp::{Catalog, ResourceRead, ToolCall};
 use crate::sampling::SamplingBridge;
 
 mod agents;
+mod learning;
 mod memory;
 mod security;
 mod swarms;
@@ -44,6 +45,7 @@ pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agents::register(catalog, sampling);
     swarms::register(catalog);
     security::register(catalog);
+    learning::register(catalog);
     memory::register(catalog);
     catalog.add_tool(
         Tool::new(

@@ -1,3 +1,7 @@
+//! Multi-threaded runtimes, as in production: memory's store bridge blocks a blocking-pool
+//! thread on the runtime (`Handle::block_on`), which on a current-thread runtime can wait for
+//! a driver only the test's own thread runs (seen as a rare hang).
+
 use super::*;
 use mcpflow_intel::memory::ManualClock;
 use serde_json::json;
@@ -29,7 +33,7 @@ impl ContentGate for Planted {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_the_gate_blocks_are_not_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(Arc::new(ManualClock::new(0)));
@@ -165,7 +169,7 @@ async fn survives_restarts(store: DynStore) {
     m.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_survives_restarts_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     survives_restarts(sqlite(dir.path()).await).await;
@@ -199,7 +203,7 @@ async fn memory_survives_restarts_on_postgres() {
         .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reaper_removes_expired_entries_from_memory_and_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(dir.path()).await;
@@ -238,7 +242,7 @@ async fn the_reaper_removes_expired_entries_from_memory_and_store() {
     m.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(5_000));
@@ -288,7 +292,7 @@ async fn bad_input_is_refused_with_advice() {
     m.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_written_by_another_embedder_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(dir.path()).await;

@@ -65,3 +65,17 @@ pub trait ContentGate: Send + Sync + Debug {
     /// agent, a member).
     fn inspect(&self, point: GatePoint<'_>, actor: &str, text: &str) -> GateOutcome;
 }
+
+/// Appends every string inside `value` to `out`, one per line: the text a gate scans of a JSON
+/// payload (tool arguments, a stored value). Object keys are the caller's schema, not content.
+pub fn push_strings(value: &serde_json::Value, out: &mut String) {
+    match value {
+        serde_json::Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| push_strings(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| push_strings(v, out)),
+        _ => {}
+    }
+}

@@ -28,7 +28,7 @@ pub use agent::{
     SpecError, new_agent_id,
 };
 pub use event::Event;
-pub use gate::{ContentGate, GateOutcome, GatePoint};
+pub use gate::{ContentGate, GateOutcome, GatePoint, push_strings};
 pub use session::{InvalidTransition, SessionRecord, SessionState, Transport};
 pub use task::{MAX_TASK_INPUT, TaskRecord, TaskSpec, TaskState, new_task_id};
 pub use time::Timestamp;

@@ -447,8 +447,8 @@ impl NodeMemory {
         };
         if let Some(gate) = &self.inner.settings.gate {
             let mut text = String::new();
-            collect_strings(&request.value, &mut text);
-            collect_strings(&request.metadata, &mut text);
+            mcpflow_model::push_strings(&request.value, &mut text);
+            mcpflow_model::push_strings(&request.metadata, &mut text);
             if let Some(Content::Text(t)) = &request.content {
                 text.push_str(t);
             }
@@ -750,16 +750,3 @@ impl NodeMemory {
 
 #[cfg(test)]
 mod tests;
-
-/// Every string inside `value`, one per line: what the gate scans of a stored value.
-fn collect_strings(value: &Value, out: &mut String) {
-    match value {
-        Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
-    }
-}

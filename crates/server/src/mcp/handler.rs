@@ -144,7 +144,7 @@ impl McpHandler {
         }
         let mut text = String::new();
         for value in arguments.values() {
-            collect_strings(value, &mut text);
+            mcpflow_model::push_strings(value, &mut text);
         }
         if text.is_empty() {
             return None;
@@ -646,19 +646,5 @@ impl ServerHandler for McpHandler {
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         self.state.tasks.cancel_task(&request.task_id)
-    }
-}
-
-/// Appends every string inside `value` to `out`, one per line (object keys are the tool's own
-/// vocabulary, not caller content, so only values count).
-fn collect_strings(value: &serde_json::Value, out: &mut String) {
-    match value {
-        serde_json::Value::String(s) => {
-            out.push_str(s);
-            out.push('\n');
-        }
-        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        serde_json::Value::Object(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
     }
 }

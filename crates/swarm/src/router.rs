@@ -966,8 +966,16 @@ impl Router {
     }
 
     /// `m` has left the swarm (`topo` no longer has it): everything queued to or by it is
-    /// rerouted, and messages for it are reported lost.
+    /// rerouted, messages for it are reported lost, and loss reports not yet drained that
+    /// were addressed to it (it was the leader) go to the new leader instead.
     pub fn member_removed(&mut self, topo: &Topology, m: AgentId, now: Duration) {
+        for o in &mut self.out {
+            if let Output::Lost(r) = o
+                && r.leader == Some(m)
+            {
+                r.leader = topo.leader();
+            }
+        }
         let mut keys: Vec<_> = self
             .tx
             .keys()

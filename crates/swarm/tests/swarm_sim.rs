@@ -131,12 +131,17 @@ fn run(seed: u64, kind: TopologyKind, n: u64, drop: f64, kill_rate: f64) -> Repo
                 }
                 Output::Lost(r) => {
                     assert!(lost.insert((r.id, r.target)), "loss reported twice");
-                    assert!(r.leader.is_some_and(|l| swarm.topology().contains(l)));
+                    assert!(
+                        r.leader.is_some_and(|l| swarm.topology().contains(l)),
+                        "{r:?} {:?}",
+                        swarm.topology().view()
+                    );
                     report.lost += 1;
                 }
             }
         }
         let events: Vec<SwarmEvent> = swarm.drain_events().collect();
+        let mut newest_leader = None;
         for e in events {
             match e {
                 SwarmEvent::Removed(r) => {
@@ -154,10 +159,15 @@ fn run(seed: u64, kind: TopologyKind, n: u64, drop: f64, kill_rate: f64) -> Repo
                 SwarmEvent::Recovered(_) => report.recovered += 1,
                 SwarmEvent::LeaderChanged { to, .. } => {
                     report.leader_changes += 1;
-                    assert!(to.is_some_and(|l| swarm.topology().contains(l)));
+                    newest_leader = Some(to);
                 }
                 _ => {}
             }
+        }
+        // Events tell history in order; the newest leader change names the current leader.
+        if let Some(to) = newest_leader {
+            assert!(to.is_some_and(|l| swarm.topology().contains(l)));
+            assert_eq!(to, swarm.topology().leader());
         }
         assert!(
             swarm.topology().is_connected(),
@@ -358,4 +368,17 @@ fn an_elected_leader_takes_over_a_mesh_and_receives_loss_reports() {
 
 fn nodes_id(n: &mcpflow_swarm::ElectionNode) -> AgentId {
     n.id()
+}
+
+/// Found by CI: a loss was reported to the leader, and the leader itself was removed in the
+/// same tick; the report must go to the new leader, and the leader events stay in order.
+#[test]
+fn a_loss_report_follows_the_leader_when_the_leader_leaves() {
+    run(
+        15378962792185489609,
+        kind_of(0),
+        6,
+        0.14149735429516486,
+        0.026404692165237158,
+    );
 }

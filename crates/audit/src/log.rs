@@ -186,7 +186,12 @@ impl AuditLog {
 
     /// Queues an event; the future resolves once it is durable. Sensitive fields are encrypted
     /// on the calling thread. Queueing blocks only while `queue_capacity` appends are waiting.
-    pub fn append_async(&self, event: Event) -> impl Future<Output = Result<Receipt>> + Send {
+    /// The event is queued by this call, before the future is polled, and the future does not
+    /// borrow the log: callers may spawn it and rely on the queue order.
+    pub fn append_async(
+        &self,
+        event: Event,
+    ) -> impl Future<Output = Result<Receipt>> + Send + use<> {
         let queued = self.prepare(event).and_then(|p| {
             let (reply, rx) = oneshot::channel();
             self.send(Cmd::Append(p, reply)).map(|()| rx)

@@ -1,13 +1,18 @@
-//! A hook for the audit log: every refusal is reported here.
+//! A hook for the audit log: every refusal and every compliance decision is reported here.
 //!
-//! The server calls [`AuthAudit::record`] for each 401, 403 and 429 it sends. The audit crate
-//! can implement the trait; until then [`TracingAudit`] logs refusals and [`MemoryAudit`]
-//! keeps them (tests, status pages).
+//! The server calls [`AuthAudit::record`] for each 401, 403 and 429 it sends, and
+//! [`Auth::authorize`](crate::Auth::authorize) calls [`AuthAudit::decision`] for each Cedar
+//! decision it makes (allow and deny). `mcpflow-node` implements the trait over its durable
+//! audit log; [`TracingAudit`] logs, [`MemoryAudit`] keeps refusals (tests, status pages).
 
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::net::IpAddr;
 use std::time::SystemTime;
+
+use crate::compliance::Decision;
+use crate::principal::Principal;
+use crate::rbac::{Action, Resource};
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,10 +71,31 @@ pub struct AuthEvent {
     pub outcome: AuthOutcome,
 }
 
-/// Receives every refusal. Implementations must be cheap: they run on the request path.
+/// One compliance decision made while authorising a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ComplianceEvent<'a> {
+    /// Who asked.
+    pub principal: &'a Principal,
+    /// What for.
+    pub action: Action,
+    /// On what.
+    pub resource: &'a Resource,
+    /// The policies' answer.
+    pub decision: &'a Decision,
+}
+
+/// Receives every refusal and compliance decision. Implementations must be cheap: they run on
+/// the request path.
 pub trait AuthAudit: Send + Sync + std::fmt::Debug {
     /// Records one refusal.
     fn record(&self, event: &AuthEvent);
+
+    /// Records one compliance decision (allowed or denied). Sinks that only care about
+    /// refusals keep the default, which ignores it: a denial also arrives at [`Self::record`]
+    /// as a 403.
+    fn decision(&self, event: &ComplianceEvent<'_>) {
+        let _ = event;
+    }
 }
 
 /// Logs refusals with `tracing` at `warn` (the default sink).
@@ -87,6 +113,17 @@ impl AuthAudit for TracingAudit {
             target = event.target.as_deref().unwrap_or("-"),
             outcome = ?event.outcome,
             "request refused"
+        );
+    }
+
+    fn decision(&self, event: &ComplianceEvent<'_>) {
+        tracing::debug!(
+            principal = %event.principal.id,
+            action = event.action.as_str(),
+            resource = %event.resource.name,
+            allow = event.decision.allow,
+            reasons = ?event.decision.reasons,
+            "compliance decision"
         );
     }
 }

@@ -6,7 +6,7 @@
 //! - [`Rbac`]: roles → permissions on tools and resources, tenant isolation;
 //! - [`ratelimit::PrincipalLimiter`]: token bucket per principal, quota per role;
 //! - [`compliance::PolicyStore`]: Cedar policies, hot-reloaded, decisions cached and logged;
-//! - [`AuthAudit`]: where refusals are reported.
+//! - [`AuthAudit`]: where refusals and compliance decisions are reported.
 //!
 //! [`Auth`] puts them together from an [`AuthConfig`].
 
@@ -22,8 +22,8 @@ mod rbac;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use audit::{AuthAudit, AuthEvent, AuthOutcome, MemoryAudit, TracingAudit};
-pub use compliance::{ComplianceReport, Decision, PolicyStore};
+pub use audit::{AuthAudit, AuthEvent, AuthOutcome, ComplianceEvent, MemoryAudit, TracingAudit};
+pub use compliance::{ComplianceReport, Decision, LoggedDecision, PolicyStore};
 pub use config::AuthConfig;
 pub use error::{AuthError, ConfigError};
 pub use principal::{Principal, PrincipalKind};
@@ -210,7 +210,9 @@ impl Auth {
         self.limiter.gc();
     }
 
-    /// RBAC (permission + tenant isolation), then Cedar compliance if configured.
+    /// RBAC (permission + tenant isolation), then Cedar compliance if configured. Every Cedar
+    /// decision goes to the audit hook ([`AuthAudit::decision`]); a request RBAC refuses
+    /// never reaches Cedar.
     pub fn authorize(
         &self,
         principal: &Principal,
@@ -220,6 +222,12 @@ impl Auth {
         self.rbac.authorize(principal, action, resource)?;
         if let Some(store) = &self.compliance {
             let decision = store.check_compliance(principal, action, resource);
+            self.audit.decision(&ComplianceEvent {
+                principal,
+                action,
+                resource,
+                decision: &decision,
+            });
             if !decision.errors.is_empty() {
                 tracing::warn!(errors = ?decision.errors, "Cedar evaluation errors");
             }

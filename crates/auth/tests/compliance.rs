@@ -197,6 +197,9 @@ fn report_counts_by_action_and_policy_and_lists_violations() {
     assert_eq!(r.by_policy["base-permit"], 2);
     assert_eq!(r.violations.len(), 3);
     assert!(r.violations.iter().all(|v| v.principal == "bot"));
+    assert_eq!(r.denied_by_principal["bot"], 3);
+    assert_eq!(r.denied_by_resource["agent_spawn"], 3);
+    assert_eq!(r.violations_omitted, 0);
     assert!(!r.truncated);
     let empty = s.report(SystemTime::UNIX_EPOCH, before - Duration::from_secs(1));
     assert_eq!(empty.total, 0);
@@ -219,4 +222,70 @@ fn bounded_log_reports_truncation() {
     let r = s.report(start, SystemTime::now());
     assert_eq!(r.total, 2);
     assert!(r.truncated);
+}
+
+#[test]
+fn decide_answers_without_logging() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.cedar", BASE);
+    let s = store(dir.path());
+    let start = SystemTime::now();
+    let spawn = Resource::new("agent_spawn");
+    let d = s.decide(&agent(), Action::CallTool, &spawn);
+    assert!(!d.allow);
+    assert_eq!(d.reasons, ["agents-no-spawn"]);
+    assert_eq!(s.check_compliance(&agent(), Action::CallTool, &spawn), d);
+    let r = s.report(start, SystemTime::now());
+    assert_eq!(r.total, 1, "only check_compliance is logged");
+}
+
+/// Keeps the decisions it is told about.
+#[derive(Debug, Default)]
+struct Decisions(parking_lot::Mutex<Vec<(String, String, bool)>>);
+
+impl mcpflow_auth::AuthAudit for Decisions {
+    fn record(&self, _: &mcpflow_auth::AuthEvent) {}
+    fn decision(&self, e: &mcpflow_auth::ComplianceEvent<'_>) {
+        self.0
+            .lock()
+            .push((e.principal.id.clone(), e.resource.name.clone(), e.decision.allow));
+    }
+}
+
+#[test]
+fn authorize_reports_every_cedar_decision_to_the_audit_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "base.cedar", BASE);
+    let rbac = mcpflow_auth::Rbac::from_toml(
+        r#"
+[roles.worker]
+permissions = ["tool:agent_*"]
+"#,
+    )
+    .unwrap();
+    let audit = std::sync::Arc::new(Decisions::default());
+    let auth = mcpflow_auth::Auth::new(
+        String::new(),
+        None,
+        None,
+        rbac,
+        mcpflow_auth::ratelimit::RateLimitConfig::default(),
+        Some(store(dir.path())),
+    )
+    .with_audit(audit.clone());
+    let spawn = Resource::new("agent_spawn");
+    assert!(auth.authorize(&user(), Action::CallTool, &spawn).is_ok());
+    assert!(auth.authorize(&agent(), Action::CallTool, &spawn).is_err());
+    // RBAC refuses first: Cedar is not asked, nothing to report.
+    assert!(
+        auth.authorize(&user(), Action::CallTool, &Resource::new("task_submit"))
+            .is_err()
+    );
+    assert_eq!(
+        *audit.0.lock(),
+        [
+            ("alice".to_owned(), "agent_spawn".to_owned(), true),
+            ("bot".to_owned(), "agent_spawn".to_owned(), false),
+        ]
+    );
 }

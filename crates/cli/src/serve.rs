@@ -113,10 +113,14 @@ async fn serve_http(
     executors: ExecutorFactory,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    // Refusals and compliance decisions go to the node's durable audit log once the node is
+    // open (the server listens first; until then they are logged).
+    let auditor = std::sync::Arc::new(mcpflow_node::AuthAuditor::pending());
     let auth = match &config.auth {
         Some(section) => Some(std::sync::Arc::new(
             mcpflow_auth::Auth::from_config(section)
-                .map_err(|e| anyhow::anyhow!("invalid [auth] configuration: {e}"))?,
+                .map_err(|e| anyhow::anyhow!("invalid [auth] configuration: {e}"))?
+                .with_audit(auditor.clone()),
         )),
         None => None,
     };
@@ -133,6 +137,7 @@ async fn serve_http(
             return Err(e.into());
         }
     };
+    auditor.attach(node.audit().clone());
     ready.ready(McpState::new(node.clone(), catalog));
     let served = serving.await;
     node.shutdown().await;

@@ -103,15 +103,15 @@ impl DurableAudit {
     }
 }
 
-impl AuditSink for DurableAudit {
-    fn record(&self, e: AuditEvent) {
-        let event = mcpflow_audit::Event::new(e.actor, "default", e.action, e.resource, e.outcome)
-            .details(e.details);
-        let log = self.log.clone();
+impl DurableAudit {
+    /// Queues `event` at once (so a later [`mcpflow_audit::AuditLog::checkpoint`] covers it)
+    /// and waits for durability on a task; failures are logged and counted.
+    pub(crate) fn append(&self, event: mcpflow_audit::Event) {
+        let queued = self.log.append_async(event);
         let failures = self.failures.clone();
         let report = async move {
             // Durable once the writer's next group commit lands.
-            if let Err(error) = log.append_async(event).await {
+            if let Err(error) = queued.await {
                 failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::error!(%error, "an audit event could not be written");
             }
@@ -122,5 +122,14 @@ impl AuditSink for DurableAudit {
             }
             Err(_) => futures::executor::block_on(report),
         }
+    }
+}
+
+impl AuditSink for DurableAudit {
+    fn record(&self, e: AuditEvent) {
+        self.append(
+            mcpflow_audit::Event::new(e.actor, "default", e.action, e.resource, e.outcome)
+                .details(e.details),
+        );
     }
 }

@@ -15,6 +15,7 @@
 //! ```
 
 mod audit;
+mod auth_audit;
 mod config;
 mod error;
 mod gate;
@@ -24,6 +25,7 @@ mod sessions;
 mod swarms;
 
 pub use audit::{AuditEvent, AuditSink, DurableAudit, MemoryAudit, TracingAudit};
+pub use auth_audit::{AuthAuditor, DECISION_ACTION, REFUSED_ACTION};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
 pub use gate::{GateStats, GuardGate};

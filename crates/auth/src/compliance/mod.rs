@@ -216,13 +216,21 @@ impl PolicyStore {
         action: Action,
         resource: &Resource,
     ) -> Decision {
+        let decision = self.decide(principal, action, resource);
+        self.log.push(principal, action, resource, &decision);
+        decision
+    }
+
+    /// [`Self::check_compliance`] without logging: the answer the policies would give, for
+    /// what-if questions (`compliance_check`) that must not count as decisions in reports.
+    pub fn decide(&self, principal: &Principal, action: Action, resource: &Resource) -> Decision {
         let key = CacheKey {
             principal: principal.clone(),
             action,
             resource: resource.clone(),
         };
         let cached = self.cache.lock().get(&key).cloned();
-        let decision = match cached {
+        match cached {
             Some(d) => d,
             None => {
                 let loaded = self.current.read().clone();
@@ -234,9 +242,7 @@ impl PolicyStore {
                 }
                 d
             }
-        };
-        self.log.push(principal, action, resource, &decision);
-        decision
+        }
     }
 
     fn evaluate(

@@ -48,6 +48,7 @@ pub struct Cx {
     session: Arc<SessionSlot>,
     codec: Arc<RequestStateCodec>,
     tasks: TaskManager,
+    auth: Option<Arc<mcpflow_auth::Auth>>,
     /// Set while the request runs as an MCP task: questions then go through `tasks/update`.
     pub(crate) task: Option<TaskContext>,
 }
@@ -68,6 +69,7 @@ impl Cx {
         session: Arc<SessionSlot>,
         codec: Arc<RequestStateCodec>,
         tasks: TaskManager,
+        auth: Option<Arc<mcpflow_auth::Auth>>,
     ) -> Self {
         Self {
             request,
@@ -76,6 +78,7 @@ impl Cx {
             session,
             codec,
             tasks,
+            auth,
             task: None,
         }
     }
@@ -157,6 +160,12 @@ impl Cx {
     /// The node serving the request.
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// The authentication and authorisation checks of the server this request came through
+    /// (its RBAC, rate limits and Cedar policies); `None` without `[auth]` (loopback, stdio).
+    pub fn auth(&self) -> Option<&Arc<mcpflow_auth::Auth>> {
+        self.auth.as_ref()
     }
 
     /// The catalog being served; [`LiveCatalog::update`] changes it for every client.

@@ -204,6 +204,16 @@ impl McpHandler {
     }
 
     fn cx(&self, request: RequestContext<RoleServer>) -> Cx {
+        let auth = self
+            .caller
+            .as_ref()
+            .or_else(|| {
+                request
+                    .extensions
+                    .get::<http::request::Parts>()
+                    .and_then(|p| p.extensions.get::<crate::http::Caller>())
+            })
+            .map(|caller| caller.auth.clone());
         Cx::new(
             request,
             self.state.node.clone(),
@@ -211,6 +221,7 @@ impl McpHandler {
             self.session.clone(),
             self.state.codec.clone(),
             self.state.tasks.clone(),
+            auth,
         )
     }
 

@@ -10,6 +10,7 @@ use crate::mcp::{Catalog, ResourceRead, ToolCall};
 use crate::sampling::SamplingBridge;
 
 mod agents;
+mod compliance;
 mod learning;
 mod memory;
 mod security;
@@ -45,6 +46,7 @@ pub fn register(catalog: &mut Catalog, sampling: &SamplingBridge) {
     agents::register(catalog, sampling);
     swarms::register(catalog);
     security::register(catalog);
+    compliance::register(catalog);
     learning::register(catalog);
     memory::register(catalog);
     catalog.add_tool(

@@ -246,9 +246,11 @@ struct Decisions(parking_lot::Mutex<Vec<(String, String, bool)>>);
 impl mcpflow_auth::AuthAudit for Decisions {
     fn record(&self, _: &mcpflow_auth::AuthEvent) {}
     fn decision(&self, e: &mcpflow_auth::ComplianceEvent<'_>) {
-        self.0
-            .lock()
-            .push((e.principal.id.clone(), e.resource.name.clone(), e.decision.allow));
+        self.0.lock().push((
+            e.principal.id.clone(),
+            e.resource.name.clone(),
+            e.decision.allow,
+        ));
     }
 }
 

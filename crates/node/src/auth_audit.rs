@@ -103,10 +103,9 @@ fn refusal_event(e: &AuthEvent) -> mcpflow_audit::Event {
             "unauthenticated",
             json!({ "reason": reason, "message": message }),
         ),
-        AuthOutcome::Forbidden { reason, message } => (
-            "forbidden",
-            json!({ "reason": reason, "message": message }),
-        ),
+        AuthOutcome::Forbidden { reason, message } => {
+            ("forbidden", json!({ "reason": reason, "message": message }))
+        }
         AuthOutcome::RateLimited { retry_after_secs } => (
             "rate_limited",
             json!({ "reason": "rate_limited", "retry_after_secs": retry_after_secs }),

@@ -259,7 +259,10 @@ fn ok(reply: &Value) -> &Value {
 
 /// The text of a tool error.
 fn tool_error(reply: &Value) -> String {
-    assert_eq!(reply["result"]["isError"], true, "expected a tool error: {reply}");
+    assert_eq!(
+        reply["result"]["isError"], true,
+        "expected a tool error: {reply}"
+    );
     reply["result"]["content"][0]["text"]
         .as_str()
         .unwrap()
@@ -349,8 +352,18 @@ async fn every_refusal_kind_lands_in_the_durable_audit_log_which_verifies() {
         ("anonymous", "unauthenticated", "missing", "http:/mcp"),
         ("anonymous", "unauthenticated", "expired", "http:/mcp"),
         ("anonymous", "unauthenticated", "bad_signature", "http:/mcp"),
-        ("anonymous", "unauthenticated", "wrong_audience", "http:/mcp"),
-        ("anonymous", "unauthenticated", "invalid_api_key", "http:/mcp"),
+        (
+            "anonymous",
+            "unauthenticated",
+            "wrong_audience",
+            "http:/mcp",
+        ),
+        (
+            "anonymous",
+            "unauthenticated",
+            "invalid_api_key",
+            "http:/mcp",
+        ),
         ("vera", "forbidden", "permission", "tool:test_simple_text"),
         (
             "alice",
@@ -382,7 +395,12 @@ async fn every_refusal_kind_lands_in_the_durable_audit_log_which_verifies() {
     let secrets: Vec<&str> = bad_tokens
         .iter()
         .map(String::as_str)
-        .chain([viewer.as_str(), alice.as_str(), intern.as_str(), busy.as_str()])
+        .chain([
+            viewer.as_str(),
+            alice.as_str(),
+            intern.as_str(),
+            busy.as_str(),
+        ])
         .collect();
     for entry in &refused {
         let text = serde_json::to_string(entry).unwrap();
@@ -451,14 +469,24 @@ async fn compliance_check_answers_from_the_policies_and_follows_reloads() {
     let h = Harness::start(true).await;
     let (auditor, s) = h.auditor().await;
     let (_, intern) = h
-        .call(&auditor, &s, "compliance_check", check_args("ivan", &["intern"]))
+        .call(
+            &auditor,
+            &s,
+            "compliance_check",
+            check_args("ivan", &["intern"]),
+        )
         .await;
     let intern = ok(&intern);
     assert_eq!(intern["allow"], false, "{intern}");
     assert_eq!(intern["reasons"], json!(["no-interns"]));
     assert_eq!(intern["errors"], json!([]));
     let (_, dev) = h
-        .call(&auditor, &s, "compliance_check", check_args("dana", &["dev"]))
+        .call(
+            &auditor,
+            &s,
+            "compliance_check",
+            check_args("dana", &["dev"]),
+        )
         .await;
     let dev = ok(&dev);
     assert_eq!(dev["allow"], true, "{dev}");
@@ -477,11 +505,21 @@ async fn compliance_check_answers_from_the_policies_and_follows_reloads() {
     let before = store.generation();
     assert!(store.reload_if_changed(), "{:?}", store.last_error());
     let (_, intern) = h
-        .call(&auditor, &s, "compliance_check", check_args("ivan", &["intern"]))
+        .call(
+            &auditor,
+            &s,
+            "compliance_check",
+            check_args("ivan", &["intern"]),
+        )
         .await;
     assert_eq!(ok(&intern)["allow"], true, "{intern}");
     let (_, dev) = h
-        .call(&auditor, &s, "compliance_check", check_args("dana", &["dev"]))
+        .call(
+            &auditor,
+            &s,
+            "compliance_check",
+            check_args("dana", &["dev"]),
+        )
         .await;
     let dev = ok(&dev);
     assert_eq!(dev["allow"], false, "{dev}");
@@ -508,7 +546,10 @@ async fn compliance_check_refuses_bad_input_clearly() {
     let mut bad_kind = check_args("ivan", &[]);
     bad_kind["principal"]["kind"] = json!("robot");
     let mut no_tenant = check_args("ivan", &[]);
-    no_tenant["principal"].as_object_mut().unwrap().remove("tenant");
+    no_tenant["principal"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tenant");
     let mut roles_not_list = check_args("ivan", &[]);
     roles_not_list["principal"]["roles"] = json!("intern");
     let mut empty_id = check_args("", &[]);
@@ -562,7 +603,11 @@ async fn compliance_report_counts_the_decisions_made() {
     let viewer = h.token("vera", "acme", &["viewer"]);
     let s = h.initialize(&viewer).await;
     let (status, _) = h.call(&viewer, &s, "test_simple_text", json!({})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "RBAC: no compliance decision");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "RBAC: no compliance decision"
+    );
 
     let (auditor, s) = h.auditor().await;
     let (_, report) = h
@@ -585,7 +630,10 @@ async fn compliance_report_counts_the_decisions_made() {
     );
     assert_eq!(report["by_policy"], json!({ "base": 3, "no-interns": 1 }));
     assert_eq!(report["denied_by_principal"], json!({ "ivan": 1 }));
-    assert_eq!(report["denied_by_resource"], json!({ "test_simple_text": 1 }));
+    assert_eq!(
+        report["denied_by_resource"],
+        json!({ "test_simple_text": 1 })
+    );
     let violations = report["violations"].as_array().unwrap();
     assert_eq!(violations.len(), 1);
     assert_eq!(violations[0]["principal"], "ivan");
@@ -625,7 +673,10 @@ async fn compliance_report_counts_the_decisions_made() {
         (json!({ "since": "last tuesday" }), "RFC 3339"),
         (json!({ "until": 1.5 }), "RFC 3339"),
         (json!({ "max_violations": 5000 }), "max_violations"),
-        (json!({ "from": 0 }), "invalid arguments for compliance_report"),
+        (
+            json!({ "from": 0 }),
+            "invalid arguments for compliance_report",
+        ),
     ];
     for (arguments, needle) in bad {
         let (_, reply) = h

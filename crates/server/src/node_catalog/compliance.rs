@@ -261,9 +261,7 @@ fn instant(value: &Value, field: &str) -> Result<jiff::Timestamp, String> {
     };
     match (secs, value) {
         (Some(secs), _) => jiff::Timestamp::from_second(secs).map_err(|e| bad(e.to_string())),
-        (None, Value::String(s)) => s
-            .parse::<jiff::Timestamp>()
-            .map_err(|e| bad(e.to_string())),
+        (None, Value::String(s)) => s.parse::<jiff::Timestamp>().map_err(|e| bad(e.to_string())),
         (None, _) => Err(bad("neither a string nor a number".into())),
     }
 }

@@ -26,7 +26,7 @@ mod swarms;
 pub use audit::{AuditEvent, AuditSink, DurableAudit, MemoryAudit, TracingAudit};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
-pub use gate::{GateStats, GuardGate};
+pub use gate::{GateStats, GuardGate, semantic_layer};
 pub use memory::{
     Content, EntryView, HashingEmbedder, IndexParams, ListPage, LoadView, MAX_PAGE,
     MAX_TTL_SECONDS, MemoryFailure, MemorySettings, MemoryStats, NamespaceStats, NodeMemory,

@@ -123,7 +123,16 @@ impl Node {
                 ..GuardConfig::default()
             })
             .map_err(|e| Error::Guard(e.to_string()))?;
-            Some(Arc::new(GuardGate::new(guard, audit.clone())))
+            let gate = GuardGate::new(guard, audit.clone());
+            let gate = if config.guard.semantic {
+                let embedder = memory.embedder.clone();
+                tokio::task::spawn_blocking(move || gate.with_semantic(embedder))
+                    .await
+                    .map_err(|e| Error::Guard(e.to_string()))?
+            } else {
+                gate
+            };
+            Some(Arc::new(gate))
         } else {
             tracing::warn!(
                 "the security gate is off: nothing is scanned ([guard] enabled = false)"

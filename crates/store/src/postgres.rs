@@ -12,7 +12,8 @@ use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
 use crate::trajectory::{Bound, COLUMNS, RawRow, UPSERT, db_id};
 use crate::{
-    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode, encode,
+    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode,
+    encode,
 };
 
 /// Arbitrary but fixed: the advisory-lock key that serialises migrations across nodes.

@@ -14,7 +14,8 @@ use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
 use crate::trajectory::{Bound, COLUMNS, RawRow, UPSERT, db_id};
 use crate::{
-    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode, encode,
+    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode,
+    encode,
 };
 
 /// A store in one SQLite file.

@@ -220,7 +220,8 @@ impl Bound {
 
 /// The upsert both dialects share (placeholders `$1..$16` work in SQLite too): an ended row
 /// is never overwritten.
-pub(crate) const UPSERT: &str = "INSERT INTO trajectories (node, id, agent, task_type, capabilities, \
+pub(crate) const UPSERT: &str =
+    "INSERT INTO trajectories (node, id, agent, task_type, capabilities, \
      task_text, embedding, steps, features, best_mean, started_ms, outcome, reward, latency_ms, \
      ended_ms, end_seq)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)

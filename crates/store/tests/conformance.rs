@@ -235,7 +235,10 @@ async fn trajectories(store: &DynStore) {
         best_mean: 0.7 / 3.0,
     });
     assert!(store.trajectory_put("n1", &a).await.unwrap());
-    assert_eq!(store.trajectories("n1").await.unwrap(), [b.clone(), a.clone()]);
+    assert_eq!(
+        store.trajectories("n1").await.unwrap(),
+        [b.clone(), a.clone()]
+    );
 
     // Ending is final: a later write to an ended trajectory changes nothing.
     a.ending = Some(EndingRow {
@@ -250,7 +253,10 @@ async fn trajectories(store: &DynStore) {
     again.ending.as_mut().unwrap().success = false;
     again.steps.clear();
     assert!(!store.trajectory_put("n1", &again).await.unwrap());
-    assert_eq!(store.trajectories("n1").await.unwrap(), [b.clone(), a.clone()]);
+    assert_eq!(
+        store.trajectories("n1").await.unwrap(),
+        [b.clone(), a.clone()]
+    );
 
     store.trajectory_remove("n1", 1).await.unwrap();
     store.trajectory_remove("n1", 99).await.unwrap();
@@ -263,8 +269,16 @@ async fn trajectories(store: &DynStore) {
     assert!(matches!(err, Error::Invalid(_)), "{err}");
 
     // Another node's trajectories and snapshot are its own.
-    assert!(store.trajectory_put("n2", &trajectory(2, "other")).await.unwrap());
-    assert_eq!(store.trajectories("n2").await.unwrap(), [trajectory(2, "other")]);
+    assert!(
+        store
+            .trajectory_put("n2", &trajectory(2, "other"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.trajectories("n2").await.unwrap(),
+        [trajectory(2, "other")]
+    );
     store.save_learning_snapshot("n2", &[9]).await.unwrap();
 
     let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();

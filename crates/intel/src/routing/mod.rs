@@ -855,7 +855,11 @@ impl Inner {
     }
 
     /// Reads a snapshot written under `config`; the reason it cannot be used otherwise.
-    fn decode(bytes: &[u8], config: &RouterConfig, projection: &Projection) -> ReadResult<Restored> {
+    fn decode(
+        bytes: &[u8],
+        config: &RouterConfig,
+        projection: &Projection,
+    ) -> ReadResult<Restored> {
         let mut r = Reader::open(bytes)?;
         let found = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
         if found != Self::fingerprint(config, projection) {

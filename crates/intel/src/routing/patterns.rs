@@ -24,9 +24,9 @@
 //!   would erase everything known about the type). If every cluster is critical the smallest
 //!   is evicted anyway and counted in `protected_evictions` (visible in the learning stats).
 
+use super::snapshot::{ReadResult, Reader, Writer};
 use crate::distance::Metric;
 use crate::hnsw::{HnswIndex, Params};
-use super::snapshot::{ReadResult, Reader, Writer};
 use std::collections::{BTreeMap, HashMap};
 
 /// Settings of the bank.

@@ -236,7 +236,11 @@ fn reopening_replays_learning_and_keeps_open_trajectories() {
     assert_eq!(after.cycles, before.cycles);
     assert_eq!(after.active_trajectories, 1);
     assert_eq!(again.route(&task(0)).unwrap()[0].agent, "good");
-    assert!(after.restore.contains("snapshot of cycle 4"), "{}", after.restore);
+    assert!(
+        after.restore.contains("snapshot of cycle 4"),
+        "{}",
+        after.restore
+    );
     // The open trajectory's decision was stored with it: it resumes, nothing is recomputed.
     again.end(open, Outcome::Success, 1.0, 10).unwrap();
     assert_eq!(again.learning_stats().recomputed_decisions, 0);
@@ -300,7 +304,11 @@ fn a_reopened_router_ranks_and_learns_exactly_as_one_that_never_stopped() {
 
     let reopened = Router::open(config(), stopped.store.clone(), stopped.clock.clone()).unwrap();
     register_all(&reopened);
-    assert_eq!(rankings(&reopened), ranked_before, "same input, same ranking");
+    assert_eq!(
+        rankings(&reopened),
+        ranked_before,
+        "same input, same ranking"
+    );
     assert_eq!(counts(&reopened.learning_stats()), counts(&before));
 
     // Learning goes on identically: the buffered ends, the resumed trajectory, new ones.
@@ -311,14 +319,23 @@ fn a_reopened_router_ranks_and_learns_exactly_as_one_that_never_stopped() {
     };
     resumed.clock.advance(50);
     steady.clock.advance(50);
-    resumed.router.end(open_a, Outcome::Success, 0.5, 50).unwrap();
-    steady.router.end(open_b, Outcome::Success, 0.5, 50).unwrap();
+    resumed
+        .router
+        .end(open_a, Outcome::Success, 0.5, 50)
+        .unwrap();
+    steady
+        .router
+        .end(open_b, Outcome::Success, 0.5, 50)
+        .unwrap();
     for i in 27..30 {
         scheduled(&resumed, i);
         scheduled(&steady, i);
     }
     // The cycle that learned from the ends buffered across the restart.
-    let (a, b) = (resumed.router.learning_stats(), steady.router.learning_stats());
+    let (a, b) = (
+        resumed.router.learning_stats(),
+        steady.router.learning_stats(),
+    );
     assert_eq!(a.cycles, 3);
     assert_eq!(counts(&a), counts(&b));
     assert_eq!(rankings(&resumed.router), rankings(&steady.router));
@@ -326,7 +343,10 @@ fn a_reopened_router_ranks_and_learns_exactly_as_one_that_never_stopped() {
         scheduled(&resumed, i);
         scheduled(&steady, i);
     }
-    let (a, b) = (resumed.router.learning_stats(), steady.router.learning_stats());
+    let (a, b) = (
+        resumed.router.learning_stats(),
+        steady.router.learning_stats(),
+    );
     assert_eq!(a.cycles, 6);
     assert_eq!(counts(&a), counts(&b));
     assert_eq!(rankings(&resumed.router), rankings(&steady.router));
@@ -347,21 +367,34 @@ fn an_unusable_snapshot_is_reported_and_learning_is_replayed() {
     let again = Router::open(config(), f.store.clone(), f.clock.clone()).unwrap();
     let stats = again.learning_stats();
     assert!(
-        stats.restore.contains("snapshot not used (checksum mismatch"),
+        stats
+            .restore
+            .contains("snapshot not used (checksum mismatch"),
         "{}",
         stats.restore
     );
     assert_eq!((stats.cycles, stats.trajectories_seen), (2, 20));
     // Replaying saved a fresh snapshot, which the next open uses.
     let third = Router::open(config(), f.store.clone(), f.clock.clone()).unwrap();
-    assert!(third.learning_stats().restore.starts_with("snapshot of cycle 2"));
+    assert!(
+        third
+            .learning_stats()
+            .restore
+            .starts_with("snapshot of cycle 2")
+    );
 
     // A snapshot of another configuration is not used either.
     let mut other = config();
     other.projection_dims = 4;
     let fourth = Router::open(other, f.store.clone(), f.clock.clone()).unwrap();
     let stats = fourth.learning_stats();
-    assert!(stats.restore.contains("another embedding dimension or projection"), "{}", stats.restore);
+    assert!(
+        stats
+            .restore
+            .contains("another embedding dimension or projection"),
+        "{}",
+        stats.restore
+    );
     assert_eq!(stats.cycles, 2);
 }
 
@@ -399,7 +432,9 @@ fn a_failed_snapshot_is_visible_and_retention_keeps_what_it_would_hold() {
     c.recorder.max_ended = 5;
     c.cycle_size = 5;
     let store = Arc::new(NoSnapshots::default());
-    store.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let clock = Arc::new(ManualClock::new(1_000_000));
     let f = Fixture {
         router: Router::open(c.clone(), store.clone(), clock.clone()).unwrap(),
@@ -419,10 +454,15 @@ fn a_failed_snapshot_is_visible_and_retention_keeps_what_it_would_hold() {
     let again = Router::open(c, store.clone(), clock.clone()).unwrap();
     register_all(&again);
     assert_eq!(
-        (again.learning_stats().cycles, again.learning_stats().trajectories_seen),
+        (
+            again.learning_stats().cycles,
+            again.learning_stats().trajectories_seen
+        ),
         (2, 12)
     );
-    store.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    store
+        .refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let f = Fixture {
         router: again,
         store: f.store,
@@ -433,5 +473,9 @@ fn a_failed_snapshot_is_visible_and_retention_keeps_what_it_would_hold() {
     }
     let stats = f.router.learning_stats();
     assert_eq!((stats.cycles, stats.snapshot_error), (3, None));
-    assert_eq!(store.inner.len(), 5, "held by the snapshot now: retention applies");
+    assert_eq!(
+        store.inner.len(),
+        5,
+        "held by the snapshot now: retention applies"
+    );
 }

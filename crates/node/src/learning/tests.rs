@@ -27,7 +27,11 @@ fn rankings(node: &Node) -> Vec<Vec<Ranked>> {
     TEXTS
         .iter()
         .map(|t| {
-            let cap = if t.starts_with("document") { "writing" } else { "rust" };
+            let cap = if t.starts_with("document") {
+                "writing"
+            } else {
+                "rust"
+            };
             node.learning().route(&task(node, t, cap)).unwrap()
         })
         .collect()
@@ -43,14 +47,22 @@ fn counts(s: &LearningStats) -> serde_json::Value {
 /// Trajectory `i` of a fixed schedule: good succeeds on code, bad mostly fails, docs writes.
 async fn scheduled(node: &Node, i: usize) {
     let (agent, cap) = AGENTS[i % 3];
-    let text = if cap == "writing" { TEXTS[2] } else { TEXTS[i % 2] };
+    let text = if cap == "writing" {
+        TEXTS[2]
+    } else {
+        TEXTS[i % 2]
+    };
     let l = node.learning();
     let id = l.start(agent, task(node, text, cap)).await.unwrap();
     l.record_step(id, Step::new("read", format!("step of {i}"), 3))
         .await
         .unwrap();
     let ok = agent != "bad" || i % 5 == 0;
-    let outcome = if ok { Outcome::Success } else { Outcome::Failure };
+    let outcome = if ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
     l.end(id, outcome, if ok { 0.9 } else { -0.5 }, 40 + i as u64)
         .await
         .unwrap();
@@ -84,12 +96,18 @@ async fn learning_survives_a_node_restart_on_sqlite() {
     register(node.learning());
     let after = node.learning().learning_stats();
     assert!(
-        after.restore.starts_with("snapshot of cycle 2 plus 3 trajectories"),
+        after
+            .restore
+            .starts_with("snapshot of cycle 2 plus 3 trajectories"),
         "{}",
         after.restore
     );
     assert_eq!(counts(&after), counts(&before));
-    assert_eq!(rankings(&node), ranked, "same input, same ranking after restart");
+    assert_eq!(
+        rankings(&node),
+        ranked,
+        "same input, same ranking after restart"
+    );
 
     // The open trajectory resumed, with its steps.
     let l = node.learning();
@@ -117,7 +135,9 @@ async fn learning_survives_a_node_restart_on_sqlite() {
 /// hashing embedder, and returns it.
 async fn direct(url: &StoreUrl, node: &str) -> NodeLearning {
     let store = open(url).await.unwrap();
-    let l = NodeLearning::open(store, node, RouterConfig::new(8)).await.unwrap();
+    let l = NodeLearning::open(store, node, RouterConfig::new(8))
+        .await
+        .unwrap();
     for (name, cap) in AGENTS {
         l.register_agent(name, [cap]).unwrap();
     }
@@ -135,9 +155,18 @@ async fn run_direct(l: &NodeLearning, range: std::ops::Range<usize>) {
         let agent = if i % 2 == 0 { "good" } else { "bad" };
         let id = l.start(agent, vec_task(i)).await.unwrap();
         let ok = agent == "good";
-        l.end(id, if ok { Outcome::Success } else { Outcome::Failure }, if ok { 1.0 } else { 0.0 }, 10)
-            .await
-            .unwrap();
+        l.end(
+            id,
+            if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            if ok { 1.0 } else { 0.0 },
+            10,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -177,7 +206,9 @@ async fn learning_survives_restarts_on_postgres() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is required ({e}); set MCPFLOW_TEST_POSTGRES_URL"));
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {base} is required ({e}); set MCPFLOW_TEST_POSTGRES_URL")
+        });
     tokio::spawn(conn);
     let schema = format!("mcpflow_learning_{}", std::process::id());
     admin

@@ -92,7 +92,7 @@ fn corrupt(id: i64, reason: String) -> Error {
 }
 
 pub(crate) fn f32_from(id: i64, b: &[u8]) -> Result<Vec<f32>, Error> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(corrupt(id, format!("embedding of {} bytes", b.len())));
     }
     Ok(b.chunks_exact(4)
@@ -101,7 +101,7 @@ pub(crate) fn f32_from(id: i64, b: &[u8]) -> Result<Vec<f32>, Error> {
 }
 
 pub(crate) fn f64_from(id: i64, b: &[u8]) -> Result<Vec<f64>, Error> {
-    if b.len() % 8 != 0 {
+    if !b.len().is_multiple_of(8) {
         return Err(corrupt(id, format!("features of {} bytes", b.len())));
     }
     Ok(b.chunks_exact(8)

@@ -252,8 +252,8 @@ fn scheduled(f: &Fixture, i: usize) {
     let kind = (i / 3) % 4;
     let ok = match agent {
         "good" => kind != 3,
-        "bad" => kind == 3 || i % 7 == 0,
-        _ => i % 2 == 0,
+        "bad" => kind == 3 || i.is_multiple_of(7),
+        _ => i.is_multiple_of(2),
     };
     run(f, agent, kind, ok);
 }

@@ -57,7 +57,7 @@ async fn scheduled(node: &Node, i: usize) {
     l.record_step(id, Step::new("read", format!("step of {i}"), 3))
         .await
         .unwrap();
-    let ok = agent != "bad" || i % 5 == 0;
+    let ok = agent != "bad" || i.is_multiple_of(5);
     let outcome = if ok {
         Outcome::Success
     } else {

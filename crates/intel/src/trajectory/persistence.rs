@@ -1,6 +1,6 @@
-//! Where trajectories are kept across restarts. The store crate can implement
-//! [`TrajectoryPersistence`]; [`InMemoryTrajectories`] is the reference implementation (tests,
-//! and nodes run without a store).
+//! Where trajectories (and the router's learning snapshot) are kept across restarts. The node
+//! implements [`TrajectoryPersistence`] on its store (`mcpflow_node::StoreTrajectories`);
+//! [`InMemoryTrajectories`] is the reference implementation (tests).
 
 use super::Trajectory;
 use crate::memory::PersistenceError;

@@ -220,6 +220,24 @@ async fn learning_survives_restarts_on_postgres() {
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = StoreUrl::parse(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
     survives_restart(&url).await;
+
+    // A write the store refuses: the caller hears the change is not durable, and every later
+    // change is refused before it touches the router.
+    let l = direct(&url, "node-c").await;
+    run_direct(&l, 0..2).await;
+    admin
+        .batch_execute(&format!("DROP TABLE {schema}.trajectories"))
+        .await
+        .unwrap();
+    let e = l.start("good", vec_task(0)).await.unwrap_err();
+    assert!(matches!(e, LearningError::NotDurable(_)), "{e}");
+    assert!(e.to_string().contains("restarts"), "{e}");
+    let active = l.learning_stats().active_trajectories;
+    let e = l.start("good", vec_task(1)).await.unwrap_err();
+    assert!(e.to_string().contains("nothing was changed"), "{e}");
+    assert!(e.to_string().contains("an earlier learning write failed"), "{e}");
+    assert_eq!(l.learning_stats().active_trajectories, active);
+    l.shutdown().await;
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await

@@ -235,7 +235,10 @@ async fn learning_survives_restarts_on_postgres() {
     let active = l.learning_stats().active_trajectories;
     let e = l.start("good", vec_task(1)).await.unwrap_err();
     assert!(e.to_string().contains("nothing was changed"), "{e}");
-    assert!(e.to_string().contains("an earlier learning write failed"), "{e}");
+    assert!(
+        e.to_string().contains("an earlier learning write failed"),
+        "{e}"
+    );
     assert_eq!(l.learning_stats().active_trajectories, active);
     l.shutdown().await;
     admin

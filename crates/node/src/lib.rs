@@ -18,6 +18,7 @@ mod audit;
 mod config;
 mod error;
 mod gate;
+mod learning;
 mod memory;
 mod node;
 mod sessions;
@@ -27,6 +28,7 @@ pub use audit::{AuditEvent, AuditSink, DurableAudit, MemoryAudit, TracingAudit};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
 pub use gate::{GateStats, GuardGate, semantic_layer};
+pub use learning::{LearningError, NodeLearning, StoreTrajectories};
 pub use memory::{
     Content, EntryView, HashingEmbedder, IndexParams, ListPage, LoadView, MAX_PAGE,
     MAX_TTL_SECONDS, MemoryFailure, MemorySettings, MemoryStats, NamespaceStats, NodeMemory,

@@ -66,7 +66,9 @@ impl ClientCerts {
             if by_name.insert(name.to_owned(), principal).is_some() {
                 return Err(ConfigError::invalid(
                     "[[auth.client_certs]]",
-                    format!("name {name:?} appears twice: each certificate name maps to one principal"),
+                    format!(
+                        "name {name:?} appears twice: each certificate name maps to one principal"
+                    ),
                 ));
             }
         }
@@ -110,10 +112,13 @@ mod tests {
 
     #[test]
     fn the_first_mapped_name_becomes_the_principal() {
-        let certs = ClientCerts::new(&[rule("billing", "acme"), rule("spiffe://x/y", "globex")])
-            .unwrap();
+        let certs =
+            ClientCerts::new(&[rule("billing", "acme"), rule("spiffe://x/y", "globex")]).unwrap();
         let p = certs.principal(&["unmapped-cn", "spiffe://x/y"]).unwrap();
-        assert_eq!((p.id.as_str(), p.tenant.as_str()), ("spiffe://x/y", "globex"));
+        assert_eq!(
+            (p.id.as_str(), p.tenant.as_str()),
+            ("spiffe://x/y", "globex")
+        );
         assert!(p.has_role("agent"));
         let err = certs.principal(&["stranger", "a.example"]).unwrap_err();
         assert_eq!(err.label(), "unknown_client_cert");

@@ -25,8 +25,8 @@ mod rbac;
 pub mod testing;
 
 pub use audit::{AuthAudit, AuthEvent, AuthOutcome, MemoryAudit, TracingAudit};
-pub use compliance::{ComplianceReport, Decision, PolicyStore};
 pub use clientcert::{ClientCertRule, ClientCerts};
+pub use compliance::{ComplianceReport, Decision, PolicyStore};
 pub use config::AuthConfig;
 pub use error::{AuthError, ConfigError};
 pub use principal::{Principal, PrincipalKind};

@@ -230,8 +230,13 @@ mod tests {
             assert_eq!(tls.client_auth, mcpflow_server::ClientAuth::Optional);
             assert_eq!(tls.handshake_timeout_secs, 10, "defaults fill the rest");
             assert_eq!(c.auth.unwrap().client_certs[0].name, "agent-7");
-            jail.create_file("tls-typo.toml", "[http.tls]\ncert_file = \"a\"\nkey_file = \"b\"\nclient_auth = \"maybe\"\n")?;
-            assert!(Config::load(Some(Path::new("tls-typo.toml")), FlagOverrides::default()).is_err());
+            jail.create_file(
+                "tls-typo.toml",
+                "[http.tls]\ncert_file = \"a\"\nkey_file = \"b\"\nclient_auth = \"maybe\"\n",
+            )?;
+            assert!(
+                Config::load(Some(Path::new("tls-typo.toml")), FlagOverrides::default()).is_err()
+            );
             Ok(())
         });
     }

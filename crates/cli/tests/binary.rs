@@ -229,7 +229,10 @@ fn serve_stops_at_start_naming_a_missing_tls_file() {
     let missing = data.path().join("missing-server.crt");
     let output = mcpflow()
         .env("MCPFLOW_HTTP__TLS__CERT_FILE", &missing)
-        .env("MCPFLOW_HTTP__TLS__KEY_FILE", data.path().join("server.key"))
+        .env(
+            "MCPFLOW_HTTP__TLS__KEY_FILE",
+            data.path().join("server.key"),
+        )
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())
         .stdout(Stdio::null())

@@ -56,8 +56,7 @@ impl Ca {
     fn issue(&self, cn: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> Pair {
         let key = KeyPair::generate().unwrap();
         let mut params =
-            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
+            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         params.extended_key_usages = vec![usage];
         let cert = params.signed_by(&key, &self.issuer).unwrap();
@@ -294,13 +293,7 @@ async fn plain_http_and_untrusted_clients_fail_and_the_server_keeps_serving() {
     }
     // A client that does not trust our CA refuses the certificate.
     let stranger = client(&Ca::new("other CA"), None);
-    assert!(
-        stranger
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(stranger.get(server.url("/healthz")).send().await.is_err());
     // Raw garbage instead of a ClientHello.
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut tcp, b"\x16\x03\x01\xff\xffnot a hello at all")
@@ -535,17 +528,26 @@ fn bad_files_are_refused_with_the_file_named() {
 
     let missing = TlsConfig::new(dir.path().join("nope.crt"), dir.path().join("nope.key"));
     let err = TlsFiles::load(&missing).unwrap_err().to_string();
-    assert!(err.contains("cert_file") && err.contains("nope.crt"), "{err}");
+    assert!(
+        err.contains("cert_file") && err.contains("nope.crt"),
+        "{err}"
+    );
 
     let err = TlsFiles::load(&tls_in(dir.path(), "hello", &good.key))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("c.pem") && err.contains("no certificate"), "{err}");
+    assert!(
+        err.contains("c.pem") && err.contains("no certificate"),
+        "{err}"
+    );
 
     let err = TlsFiles::load(&tls_in(dir.path(), &good.cert, &good.cert))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("k.pem") && err.contains("no private key"), "{err}");
+    assert!(
+        err.contains("k.pem") && err.contains("no private key"),
+        "{err}"
+    );
 
     let err = TlsFiles::load(&tls_in(dir.path(), &good.cert, &other.key))
         .unwrap_err()
@@ -599,7 +601,10 @@ async fn client_cert_mapping_without_a_client_ca_is_refused_at_bind() {
     // A bad certificate file stops the start too, naming the file.
     let config = HttpConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        tls: Some(TlsConfig::new(dir.path().join("gone.crt"), dir.path().join("gone.key"))),
+        tls: Some(TlsConfig::new(
+            dir.path().join("gone.crt"),
+            dir.path().join("gone.key"),
+        )),
         ..HttpConfig::default()
     };
     let err = HttpServer::bind(config).await.unwrap_err();

@@ -207,7 +207,8 @@ impl HttpServer {
         config: HttpConfig,
         auth: Option<Arc<mcpflow_auth::Auth>>,
     ) -> std::io::Result<Self> {
-        let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
         if auth.is_none() && !config.listen.ip().is_loopback() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -354,7 +355,7 @@ where
 {
     let make_service = tower::service_fn(move |incoming: IncomingStream<'_, L>| {
         let peer = *incoming.remote_addr();
-        let cert = incoming.io().client_cert();
+        let cert = tls::PeerCert::client_cert(incoming.io());
         let service = tower::ServiceExt::map_request(app.clone(), move |mut request: Request| {
             request.extensions_mut().insert(ConnectInfo(peer));
             if let Some(cert) = &cert {

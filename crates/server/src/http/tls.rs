@@ -154,10 +154,8 @@ impl Contents {
                         ),
                     })?;
                 }
-                let mut verifier = WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider.clone(),
-                );
+                let mut verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
                 if config.client_auth == ClientAuth::Optional {
                     verifier = verifier.allow_unauthenticated();
                 }
@@ -437,7 +435,10 @@ impl Listener for TlsListener {
 /// pause so the loop does not spin, as axum's own listener does.
 async fn accept_error(e: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
         return;
     }
     tracing::error!(error = %e, "accept error; pausing 1 s");

@@ -108,11 +108,22 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The raw bytes of the three files, to notice a change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 struct Contents {
     cert: Vec<u8>,
     key: Vec<u8>,
     client_ca: Option<Vec<u8>>,
+}
+
+/// Lengths only: the key must not end up in a log line through `{:?}`.
+impl std::fmt::Debug for Contents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contents")
+            .field("cert_bytes", &self.cert.len())
+            .field("key_bytes", &self.key.len())
+            .field("client_ca_bytes", &self.client_ca.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 impl Contents {

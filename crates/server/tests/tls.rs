@@ -610,3 +610,62 @@ async fn client_cert_mapping_without_a_client_ca_is_refused_at_bind() {
     let err = HttpServer::bind(config).await.unwrap_err();
     assert!(err.to_string().contains("gone.crt"), "{err}");
 }
+
+/// WebSocket over TLS with a client certificate: the upgrade is authenticated by the
+/// certificate alone (no bearer header), and MCP runs over the socket.
+#[tokio::test]
+async fn wss_with_a_client_certificate_serves_mcp() {
+    use futures::{SinkExt, StreamExt};
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let server_ca = Ca::new("server CA");
+    let client_ca = Ca::new("client CA");
+    let tls = write_tls(dir.path(), &server_ca.server(), Some(&client_ca));
+    let server = Server::start(tls, Some(rules())).await;
+
+    let identity = client_ca.client("agent-7", &[]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(server_ca.pem().as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(
+        vec![CertificateDer::from_pem_slice(identity.cert.as_bytes()).unwrap()],
+        PrivateKeyDer::from_pem_slice(identity.key.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut ws, response) =
+        tokio_tungstenite::client_async(format!("wss://{}/ws", server.addr), stream)
+            .await
+            .expect("upgrade authenticated by the client certificate");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    ws.send(Message::Text(
+        json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "wss", "version": "1" } } })
+        .to_string()
+        .into(),
+    ))
+    .await
+    .unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(30), ws.next())
+        .await
+        .expect("an answer")
+        .unwrap()
+        .unwrap();
+    let reply: Value = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert_eq!(reply["result"]["serverInfo"]["name"], "mcpflow", "{reply}");
+}

@@ -225,6 +225,7 @@ mod tests {
         assert_eq!(
             gate.stats(),
             GateStats {
+                semantic: "off".into(),
                 allowed: 1,
                 warned: 0,
                 blocked: 1

@@ -17,6 +17,12 @@
 //! # hs256_secret_file = "/etc/mcpflow/jwt.secret"
 //! leeway_secs = 30
 //!
+//! # Verified mTLS client certificates (needs [http.tls] client_ca_file), by CN or SAN.
+//! [[auth.client_certs]]
+//! name = "billing-agent"
+//! tenant = "acme"
+//! roles = ["agent"]
+//!
 //! [auth.rate_limit]
 //! per_sec = 50
 //! burst = 100
@@ -29,11 +35,12 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+use crate::ClientCertRule;
 use crate::compliance::ComplianceConfig;
 use crate::jwt::JwtConfig;
 use crate::ratelimit::RateLimitConfig;
 
-/// Everything auth needs. At least one of `jwt` and `api_keys_file` must be set.
+/// Everything auth needs. At least one of `jwt`, `api_keys_file` and `client_certs` must be set.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
@@ -47,6 +54,9 @@ pub struct AuthConfig {
     pub jwt: Option<JwtConfig>,
     /// TOML file of `[[keys]]` (id, argon2id hash, tenant, roles, kind).
     pub api_keys_file: Option<PathBuf>,
+    /// Client certificate names (CN or SAN) accepted as principals; the TLS layer verifies the
+    /// certificate against `[http.tls] client_ca_file` first.
+    pub client_certs: Vec<ClientCertRule>,
     /// How long a verified API key is remembered, seconds (default 60; 0 disables).
     pub api_key_cache_secs: Option<u64>,
     /// TOML file of `[roles.<name>]` (permissions, rate_per_sec, burst). Without it no role

@@ -57,6 +57,15 @@ pub enum AuthError {
     /// Neither JWT nor API keys are configured for this kind of credential.
     #[error("{0} credentials are not accepted by this server")]
     NotAccepted(&'static str),
+    /// A client certificate the CA vouches for, but whose names no `[[auth.client_certs]]`
+    /// entry maps to a principal.
+    #[error(
+        "client certificate ({names}) is not mapped to a principal: add one of its names to [[auth.client_certs]], or send a bearer token"
+    )]
+    UnknownClientCert {
+        /// The certificate's names (CN, then SANs).
+        names: String,
+    },
 }
 
 impl AuthError {
@@ -76,6 +85,7 @@ impl AuthError {
             AuthError::MalformedToken(_) => "malformed_token",
             AuthError::InvalidApiKey => "invalid_api_key",
             AuthError::NotAccepted(_) => "not_accepted",
+            AuthError::UnknownClientCert { .. } => "unknown_client_cert",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! - [`Principal`]: who calls (id, tenant, roles, user/agent/service);
 //! - [`jwt::JwtValidator`]: HS256 / RS256 / EdDSA bearer tokens, strict `exp`/`nbf`/`iss`/`aud`;
 //! - [`apikey::ApiKeyStore`]: `mcpf_<id>_<secret>` keys hashed with argon2id, cached briefly;
+//! - [`ClientCerts`]: verified mTLS client certificates (CN / SAN) mapped to principals;
 //! - [`Rbac`]: roles → permissions on tools and resources, tenant isolation;
 //! - [`ratelimit::PrincipalLimiter`]: token bucket per principal, quota per role;
 //! - [`compliance::PolicyStore`]: Cedar policies, hot-reloaded, decisions cached and logged;
@@ -12,6 +13,7 @@
 
 pub mod apikey;
 mod audit;
+mod clientcert;
 pub mod compliance;
 mod config;
 mod error;
@@ -23,6 +25,7 @@ mod rbac;
 pub mod testing;
 
 pub use audit::{AuthAudit, AuthEvent, AuthOutcome, ComplianceEvent, MemoryAudit, TracingAudit};
+pub use clientcert::{ClientCertRule, ClientCerts};
 pub use compliance::{ComplianceReport, Decision, LoggedDecision, PolicyStore};
 pub use config::AuthConfig;
 pub use error::{AuthError, ConfigError};
@@ -41,6 +44,7 @@ pub struct Auth {
     scopes_supported: Vec<String>,
     jwt: Option<jwt::JwtValidator>,
     keys: Option<apikey::ApiKeyStore>,
+    certs: ClientCerts,
     rbac: Rbac,
     limiter: ratelimit::PrincipalLimiter,
     compliance: Option<Arc<PolicyStore>>,
@@ -63,10 +67,11 @@ impl Auth {
             .as_deref()
             .map(|p| apikey::ApiKeyStore::load(p, ttl))
             .transpose()?;
-        if jwt.is_none() && keys.is_none() {
+        let certs = ClientCerts::new(&config.client_certs)?;
+        if jwt.is_none() && keys.is_none() && certs.is_empty() {
             return Err(ConfigError::invalid(
                 "[auth]",
-                "no credential source: set [auth.jwt] (issuer, audience, jwks_file or hs256_secret_file) and/or api_keys_file",
+                "no credential source: set [auth.jwt] (issuer, audience, jwks_file or hs256_secret_file), api_keys_file and/or [[auth.client_certs]] (with [http.tls] client_ca_file)",
             ));
         }
         let rbac = match &config.roles_file {
@@ -92,10 +97,12 @@ impl Auth {
             .or_else(|| config.jwt.as_ref().map(|j| j.audience.clone()))
             .unwrap_or_default();
         Ok(
-            Self::new(resource, jwt, keys, rbac, config.rate_limit, compliance).with_metadata(
-                config.authorization_servers.clone(),
-                config.scopes_supported.clone(),
-            ),
+            Self::new(resource, jwt, keys, rbac, config.rate_limit, compliance)
+                .with_metadata(
+                    config.authorization_servers.clone(),
+                    config.scopes_supported.clone(),
+                )
+                .with_client_certs(certs),
         )
     }
 
@@ -115,6 +122,7 @@ impl Auth {
             scopes_supported: Vec::new(),
             jwt,
             keys,
+            certs: ClientCerts::default(),
             rbac,
             limiter,
             compliance,
@@ -131,6 +139,30 @@ impl Auth {
         self.authorization_servers = authorization_servers;
         self.scopes_supported = scopes;
         self
+    }
+
+    /// Accepts verified client certificates with these names (mTLS) as principals.
+    pub fn with_client_certs(mut self, certs: ClientCerts) -> Self {
+        self.certs = certs;
+        self
+    }
+
+    /// Whether any client certificate is mapped to a principal (then the TLS layer must ask
+    /// for client certificates, or the mapping is never used).
+    pub fn accepts_client_certs(&self) -> bool {
+        !self.certs.is_empty()
+    }
+
+    /// The principal of a client certificate the TLS layer verified, from its names (subject
+    /// CN first, then SANs).
+    pub fn authenticate_client_cert<S: AsRef<str>>(
+        &self,
+        names: &[S],
+    ) -> Result<Principal, AuthError> {
+        if self.certs.is_empty() {
+            return Err(AuthError::NotAccepted("client certificate"));
+        }
+        self.certs.principal(names)
     }
 
     /// Sends refusals to `audit`.

@@ -221,6 +221,22 @@ mod tests {
             );
             jail.create_file("typo.toml", "[auth]\nrole_file = \"x\"\n")?;
             assert!(Config::load(Some(Path::new("typo.toml")), FlagOverrides::default()).is_err());
+            jail.create_file(
+                "tls.toml",
+                "[http.tls]\ncert_file = \"s.crt\"\nkey_file = \"s.key\"\nclient_ca_file = \"ca.pem\"\nclient_auth = \"optional\"\n[[auth.client_certs]]\nname = \"agent-7\"\ntenant = \"acme\"\nroles = [\"agent\"]\n",
+            )?;
+            let c = Config::load(Some(Path::new("tls.toml")), FlagOverrides::default()).unwrap();
+            let tls = c.http.tls.expect("[http.tls] read");
+            assert_eq!(tls.client_auth, mcpflow_server::ClientAuth::Optional);
+            assert_eq!(tls.handshake_timeout_secs, 10, "defaults fill the rest");
+            assert_eq!(c.auth.unwrap().client_certs[0].name, "agent-7");
+            jail.create_file(
+                "tls-typo.toml",
+                "[http.tls]\ncert_file = \"a\"\nkey_file = \"b\"\nclient_auth = \"maybe\"\n",
+            )?;
+            assert!(
+                Config::load(Some(Path::new("tls-typo.toml")), FlagOverrides::default()).is_err()
+            );
             Ok(())
         });
     }

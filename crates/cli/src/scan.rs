@@ -30,6 +30,11 @@ pub struct ScanArgs {
     /// Rules file (TOML) to use instead of the built-in rules.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
+
+    /// Skip the semantic layer (similarity to known attacks with the installed embedding
+    /// model; without the model it is skipped anyway, with a warning): rules and PII only.
+    #[arg(long)]
+    no_semantic: bool,
 }
 
 /// Runs the scan; exit status 1 when any line was rejected (all others are still processed).
@@ -38,7 +43,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         rules_path: args.rules.clone(),
         ..GuardConfig::default()
     };
-    let guard = Guard::new(config)?;
+    let mut guard = Guard::new(config)?;
+    if !args.no_semantic {
+        let embedder = crate::embedder::ModelEmbedder::load(&mcpflow_embed::default_model_dir());
+        match mcpflow_node::semantic_layer(std::sync::Arc::new(embedder)) {
+            Ok(layer) => guard = guard.with_semantic(std::sync::Arc::new(layer)),
+            Err(why) => eprintln!("mcpflow scan: semantic layer off: {why}"),
+        }
+    }
     let options = ProcessOptions {
         eval: args.eval,
         redact: args.redact,

@@ -128,7 +128,12 @@ async fn serve_http(
     let addr = server.local_addr()?;
     let ready = server.ready_handle();
     let serving = tokio::spawn(server.serve(shutdown.clone()));
-    tracing::info!(%addr, "listening: MCP at http://{addr}/mcp and ws://{addr}/ws");
+    let (http, ws) = if config.http.tls.is_some() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    tracing::info!(%addr, "listening: MCP at {http}://{addr}/mcp and {ws}://{addr}/ws");
     let node = match Node::open_with_memory(config.node(), executors, memory_settings()).await {
         Ok(node) => node,
         Err(e) => {

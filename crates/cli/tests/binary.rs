@@ -222,3 +222,26 @@ fn stdio_keeps_stdout_for_the_protocol_and_exits_on_eof() {
         "logs went elsewhere: {logs}"
     );
 }
+
+#[test]
+fn serve_stops_at_start_naming_a_missing_tls_file() {
+    let data = tempfile::tempdir().unwrap();
+    let missing = data.path().join("missing-server.crt");
+    let output = mcpflow()
+        .env("MCPFLOW_HTTP__TLS__CERT_FILE", &missing)
+        .env(
+            "MCPFLOW_HTTP__TLS__KEY_FILE",
+            data.path().join("server.key"),
+        )
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[http.tls] cert_file") && stderr.contains("missing-server.crt"),
+        "{stderr}"
+    );
+}

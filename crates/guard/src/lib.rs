@@ -16,8 +16,9 @@
 //! 4. **PII** ([`pii::PiiScanner`]): cards (Luhn), IBANs (mod 97), SSNs (area rules), emails,
 //!    phones, IPv4/IPv6, API keys and tokens, private keys, JWTs; [`Guard::redact`] replaces
 //!    them with placeholders.
-//! 5. **Semantic** ([`SemanticLayer`]): a hook for an embedding or classifier layer; none ships
-//!    yet.
+//! 5. **Semantic** ([`SemanticLayer`]): any embedding or classifier layer; the one shipped,
+//!    [`semantic::ExemplarLayer`], compares sentence windows with known attack intents
+//!    (`semantic.toml`) through a pluggable [`semantic::SentenceEncoder`] (MiniLM in mcpflow).
 //!
 //! Evidence combines per category as a noisy-or of rule weights (each rule once), scaled up
 //! for instruction-like content arriving as tool output or memory ([`Channel`]); per-category
@@ -49,7 +50,7 @@ pub mod pii;
 mod redact;
 mod rules;
 mod scanner;
-mod semantic;
+pub mod semantic;
 mod structure;
 mod types;
 

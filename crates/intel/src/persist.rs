@@ -27,7 +27,7 @@ const NONE: u32 = u32::MAX;
 
 /// 64-bit word-at-a-time FNV-style hash: catches torn and flipped bytes, fast on 100+ MB.
 /// Not a defence against tampering.
-fn checksum(bytes: &[u8]) -> u64 {
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01B3;
     let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);

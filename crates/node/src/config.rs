@@ -29,6 +29,10 @@ pub struct GateConfig {
     /// A rules file (TOML) instead of the built-in rules.
     #[serde(default)]
     pub rules: Option<PathBuf>,
+    /// The semantic layer (similarity to known attacks with memory's embedding model; on by
+    /// default, and off — with a warning — when only the degraded stand-in embedder exists).
+    #[serde(default = "yes")]
+    pub semantic: bool,
 }
 
 fn yes() -> bool {
@@ -40,6 +44,7 @@ impl Default for GateConfig {
         Self {
             enabled: true,
             rules: None,
+            semantic: true,
         }
     }
 }

@@ -8,14 +8,20 @@
 //! a memory write is `memory`, where planted instructions are poisoning.
 
 use crate::audit::{AuditEvent, AuditSink};
+use crate::memory::TextEmbedder;
+use mcpflow_guard::semantic::{
+    DEFAULT_EXEMPLARS, ExemplarLayer, ExemplarSettings, SentenceEncoder,
+};
 use mcpflow_guard::{Channel, Guard, Report, Verdict};
 use mcpflow_model::{ContentGate, GateOutcome, GatePoint};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of the gate's answers since start.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GateStats {
+    /// The semantic layer: what runs it, or why it is off.
+    pub semantic: String,
     /// Answered "allow".
     pub allowed: u64,
     /// Answered "warn" (passed, flagged).
@@ -28,6 +34,7 @@ pub struct GateStats {
 #[derive(Debug)]
 pub struct GuardGate {
     guard: Guard,
+    semantic: String,
     audit: Arc<dyn AuditSink>,
     allowed: AtomicU64,
     warned: AtomicU64,
@@ -39,11 +46,31 @@ impl GuardGate {
     pub fn new(guard: Guard, audit: Arc<dyn AuditSink>) -> Self {
         Self {
             guard,
+            semantic: "off".to_owned(),
             audit,
             allowed: AtomicU64::new(0),
             warned: AtomicU64::new(0),
             blocked: AtomicU64::new(0),
         }
+    }
+
+    /// Adds the semantic layer ([`semantic_layer`] on `embedder`) to the scanner; when it
+    /// cannot run, the gate runs without it, loudly (a warning now, and `semantic` in the
+    /// stats says why). Embeds the exemplars: call it off the async workers.
+    pub fn with_semantic(mut self, embedder: Arc<dyn TextEmbedder>) -> Self {
+        let label = embedder.label().to_owned();
+        match semantic_layer(embedder) {
+            Ok(layer) => {
+                self.guard = self.guard.with_semantic(Arc::new(layer));
+                self.semantic = format!("known-attack similarity on {label}");
+                tracing::info!("security gate: semantic layer on ({label})");
+            }
+            Err(why) => {
+                self.semantic = format!("off: {why}");
+                tracing::warn!("security gate: semantic layer {}", self.semantic);
+            }
+        }
+        self
     }
 
     /// The scanner (for `security_scan`).
@@ -54,10 +81,39 @@ impl GuardGate {
     /// Answers so far.
     pub fn stats(&self) -> GateStats {
         GateStats {
+            semantic: self.semantic.clone(),
             allowed: self.allowed.load(Ordering::Relaxed),
             warned: self.warned.load(Ordering::Relaxed),
             blocked: self.blocked.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// The guard's semantic layer (similarity to the shipped known-attack exemplars) on
+/// `embedder` — refused for a degraded stand-in, whose vectors carry no meaning. Embeds the
+/// exemplars: call it off the async workers.
+pub fn semantic_layer(embedder: Arc<dyn TextEmbedder>) -> Result<ExemplarLayer, String> {
+    if embedder.degraded() {
+        return Err(format!(
+            "the embedder {} is a degraded stand-in (run `mcpflow model install`)",
+            embedder.label()
+        ));
+    }
+    ExemplarLayer::new(
+        Arc::new(EmbedderEncoder(embedder)),
+        DEFAULT_EXEMPLARS,
+        ExemplarSettings::default(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The node's embedder as the guard's sentence encoder.
+#[derive(Debug)]
+struct EmbedderEncoder(Arc<dyn TextEmbedder>);
+
+impl SentenceEncoder for EmbedderEncoder {
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        self.0.embed(texts)
     }
 }
 
@@ -169,6 +225,7 @@ mod tests {
         assert_eq!(
             gate.stats(),
             GateStats {
+                semantic: "off".into(),
                 allowed: 1,
                 warned: 0,
                 blocked: 1

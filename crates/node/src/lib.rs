@@ -19,6 +19,7 @@ mod auth_audit;
 mod config;
 mod error;
 mod gate;
+mod learning;
 mod memory;
 mod node;
 mod sessions;
@@ -28,7 +29,8 @@ pub use audit::{AuditEvent, AuditSink, DurableAudit, MemoryAudit, TracingAudit};
 pub use auth_audit::{AuthAuditor, DECISION_ACTION, REFUSED_ACTION};
 pub use config::{GateConfig, NodeConfig};
 pub use error::Error;
-pub use gate::{GateStats, GuardGate};
+pub use gate::{GateStats, GuardGate, semantic_layer};
+pub use learning::{LearningError, NodeLearning, StoreTrajectories};
 pub use memory::{
     Content, EntryView, HashingEmbedder, IndexParams, ListPage, LoadView, MAX_PAGE,
     MAX_TTL_SECONDS, MemoryFailure, MemorySettings, MemoryStats, NamespaceStats, NodeMemory,

@@ -2,9 +2,7 @@
 
 use mcpflow_agents::{ExecutorFactory, Runtime, RuntimeConfig, RuntimeEvent, RuntimeStats};
 use mcpflow_guard::{Guard, GuardConfig};
-use mcpflow_intel::memory::SystemClock;
-use mcpflow_intel::routing::{Router, RouterConfig};
-use mcpflow_intel::trajectory::InMemoryTrajectories;
+use mcpflow_intel::routing::RouterConfig;
 use mcpflow_model::{ContentGate, Event, Timestamp};
 use mcpflow_store::{DynStore, StoreUrl};
 use serde::Serialize;
@@ -15,6 +13,7 @@ use tokio::sync::broadcast;
 
 use crate::audit::{AuditSink, DurableAudit};
 use crate::gate::{GateStats, GuardGate};
+use crate::learning::NodeLearning;
 use crate::memory::{MemorySettings, NodeMemory};
 use crate::swarms::Swarms;
 use crate::{Error, NodeConfig};
@@ -39,7 +38,7 @@ struct Inner {
     bus: broadcast::Sender<Event>,
     gate: Option<Arc<GuardGate>>,
     audit: Arc<DurableAudit>,
-    learning: Arc<Router>,
+    learning: NodeLearning,
     started: Instant,
     started_at: Timestamp,
 }
@@ -123,7 +122,16 @@ impl Node {
                 ..GuardConfig::default()
             })
             .map_err(|e| Error::Guard(e.to_string()))?;
-            Some(Arc::new(GuardGate::new(guard, audit.clone())))
+            let gate = GuardGate::new(guard, audit.clone());
+            let gate = if config.guard.semantic {
+                let embedder = memory.embedder.clone();
+                tokio::task::spawn_blocking(move || gate.with_semantic(embedder))
+                    .await
+                    .map_err(|e| Error::Guard(e.to_string()))?
+            } else {
+                gate
+            };
+            Some(Arc::new(gate))
         } else {
             tracing::warn!(
                 "the security gate is off: nothing is scanned ([guard] enabled = false)"
@@ -142,15 +150,16 @@ impl Node {
                 return Err(e.into());
             }
         };
-        // Trajectories live in memory for now: a restart starts learning afresh.
-        let learning = Arc::new(
-            Router::open(
-                RouterConfig::new(memory.dim()),
-                Arc::new(InMemoryTrajectories::default()),
-                Arc::new(SystemClock),
-            )
-            .map_err(|e| Error::Learning(e.to_string()))?,
-        );
+        // Learning restores from the store: its snapshot, then the trajectories after it.
+        let learning =
+            match NodeLearning::open(store.clone(), &id, RouterConfig::new(memory.dim())).await {
+                Ok(learning) => learning,
+                Err(e) => {
+                    agents.shutdown().await;
+                    memory.shutdown().await;
+                    return Err(e);
+                }
+            };
         tokio::spawn(forward_agent_events(agents.events(), bus.clone()));
         let swarms = Swarms::start(
             agents.clone(),
@@ -206,6 +215,7 @@ impl Node {
     pub async fn shutdown(&self) {
         self.inner.swarms.shutdown();
         self.inner.agents.shutdown().await;
+        self.inner.learning.shutdown().await;
         self.inner.memory.shutdown().await;
         // Sign a checkpoint over the tail, so what this run wrote is covered by a signed head.
         let log = self.inner.audit.log().clone();
@@ -252,8 +262,8 @@ impl Node {
     }
 
     /// The learning router: trajectories in, ranked agents out (ranking only; it assigns
-    /// nothing).
-    pub fn learning(&self) -> &Arc<Router> {
+    /// nothing). Trajectory changes are in the store when its async methods return.
+    pub fn learning(&self) -> &NodeLearning {
         &self.inner.learning
     }
 

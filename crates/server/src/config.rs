@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Settings for the HTTP interfaces (`/mcp`, `/ws`, operations endpoints).
 ///
@@ -35,6 +36,85 @@ pub struct HttpConfig {
     pub sse_keep_alive_secs: u64,
     /// How long graceful shutdown waits for in-flight requests before closing anyway.
     pub shutdown_grace_secs: u64,
+    /// Serve HTTPS (and WSS) instead of plain HTTP; `None` (no `[http.tls]`) is plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[http.tls]`: the certificate to serve and, optionally, client certificates to demand.
+///
+/// ```toml
+/// [http.tls]
+/// cert_file = "/etc/mcpflow/tls/server.crt"   # PEM: leaf first, then intermediates
+/// key_file = "/etc/mcpflow/tls/server.key"    # PEM: PKCS#8, PKCS#1 or SEC1
+/// client_ca_file = "/etc/mcpflow/tls/clients-ca.pem"  # optional: enables mTLS
+/// client_auth = "required"                    # or "optional"
+/// ```
+///
+/// The three files are re-read every `reload_poll_ms`; when their content changed and the new
+/// set is valid, new connections get it (open ones keep theirs). An invalid set is logged and
+/// the old one kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// PEM private key of the leaf certificate.
+    pub key_file: PathBuf,
+    /// PEM bundle of CAs that issue client certificates; setting it turns on mTLS.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// With `client_ca_file`: `required` refuses handshakes without a valid client certificate;
+    /// `optional` lets certificate-less clients in (they then need a bearer token).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// A TCP connection that has not finished its TLS handshake by then is closed.
+    #[serde(default = "default_handshake_timeout_secs")]
+    pub handshake_timeout_secs: u64,
+    /// Most TLS handshakes in progress at once; further connections wait in the kernel's
+    /// accept queue.
+    #[serde(default = "default_max_handshakes")]
+    pub max_handshakes: usize,
+    /// How often the certificate, key and client CA files are checked for changes.
+    #[serde(default = "default_reload_poll_ms")]
+    pub reload_poll_ms: u64,
+}
+
+/// Whether a client certificate is demanded (only meaningful with a client CA).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// No valid client certificate, no connection.
+    #[default]
+    Required,
+    /// A client certificate is verified if sent, but clients may come without one.
+    Optional,
+}
+
+fn default_handshake_timeout_secs() -> u64 {
+    10
+}
+
+fn default_max_handshakes() -> usize {
+    256
+}
+
+fn default_reload_poll_ms() -> u64 {
+    5000
+}
+
+impl TlsConfig {
+    /// A config serving `cert_file` + `key_file`, no client certificates, default limits.
+    pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> Self {
+        Self {
+            cert_file: cert_file.into(),
+            key_file: key_file.into(),
+            client_ca_file: None,
+            client_auth: ClientAuth::default(),
+            handshake_timeout_secs: default_handshake_timeout_secs(),
+            max_handshakes: default_max_handshakes(),
+            reload_poll_ms: default_reload_poll_ms(),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -51,6 +131,7 @@ impl Default for HttpConfig {
             request_timeout_secs: 120,
             sse_keep_alive_secs: 15,
             shutdown_grace_secs: 10,
+            tls: None,
         }
     }
 }

@@ -17,4 +17,4 @@ pub mod sampling;
 pub mod stdio;
 pub mod telemetry;
 
-pub use config::HttpConfig;
+pub use config::{ClientAuth, HttpConfig, TlsConfig};

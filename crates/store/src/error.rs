@@ -76,4 +76,7 @@ pub enum Error {
     /// The blocking worker that runs SQLite calls went away (the runtime is shutting down).
     #[error("the store's worker thread stopped: {0}")]
     Worker(String),
+    /// A value the store cannot keep (out of the column's range); the caller has a bug.
+    #[error("invalid input to the store: {0}")]
+    Invalid(String),
 }

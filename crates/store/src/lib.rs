@@ -23,6 +23,7 @@ mod memory;
 mod migrate;
 mod postgres;
 mod sqlite;
+mod trajectory;
 mod url;
 
 use async_trait::async_trait;
@@ -33,6 +34,7 @@ pub use error::Error;
 pub use migrate::{MIGRATION_COUNT, Migration};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use trajectory::{DecisionRow, EndingRow, StepRow, TrajectoryRow};
 pub use url::StoreUrl;
 
 /// Which agents [`Store::agents`] returns. Results are ordered by id (time-ordered).
@@ -188,6 +190,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Every index snapshot, by namespace.
     async fn memory_snapshots(&self) -> Result<Vec<(String, Vec<u8>)>, Error>;
+
+    /// Creates or replaces one of `node`'s trajectories (committed when this returns). Each
+    /// node learns on its own: trajectories and snapshots are keyed by node. An ended trajectory
+    /// is final: if the stored copy has ended, nothing is written and `false` is returned.
+    async fn trajectory_put(&self, node: &str, row: &TrajectoryRow) -> Result<bool, Error>;
+
+    /// Removes `node`'s trajectory `id`; absent is not an error.
+    async fn trajectory_remove(&self, node: &str, id: u64) -> Result<(), Error>;
+
+    /// Every trajectory of `node`, ordered by id (the router loads them all at start).
+    async fn trajectories(&self, node: &str) -> Result<Vec<TrajectoryRow>, Error>;
+
+    /// Stores `data` as `node`'s learning snapshot, replacing the previous one.
+    async fn save_learning_snapshot(&self, node: &str, data: &[u8]) -> Result<(), Error>;
+
+    /// `node`'s learning snapshot, if one was saved.
+    async fn learning_snapshot(&self, node: &str) -> Result<Option<Vec<u8>>, Error>;
 }
 
 /// Encodes a record as the `doc` column holds it.

@@ -37,6 +37,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_memory.sql"),
         postgres: include_str!("../migrations/postgres/0003_memory.sql"),
     },
+    Migration {
+        version: 4,
+        name: "trajectories",
+        sqlite: include_str!("../migrations/sqlite/0004_trajectories.sql"),
+        postgres: include_str!("../migrations/postgres/0004_trajectories.sql"),
+    },
 ];
 
 /// The schema version a fully migrated database reports.

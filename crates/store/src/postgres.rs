@@ -10,7 +10,11 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, decode, encode};
+use crate::trajectory::{Bound, COLUMNS, RawRow, UPSERT, db_id};
+use crate::{
+    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode,
+    encode,
+};
 
 /// Arbitrary but fixed: the advisory-lock key that serialises migrations across nodes.
 const MIGRATION_LOCK_KEY: i64 = 0x6d63_7066_6c6f_7701; // "mcpflow" + 1
@@ -499,6 +503,110 @@ impl Store for PostgresStore {
             .await
             .map_err(|e| self.err(e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn trajectory_put(&self, node: &str, row: &TrajectoryRow) -> Result<bool, Error> {
+        let b = Bound::of(row)?;
+        let n = self
+            .client()
+            .await?
+            .execute(
+                UPSERT,
+                &[
+                    &node,
+                    &b.id,
+                    &row.agent,
+                    &row.task_type,
+                    &b.capabilities,
+                    &row.text,
+                    &b.embedding,
+                    &b.steps,
+                    &b.features,
+                    &b.best_mean,
+                    &b.started_ms,
+                    &b.outcome,
+                    &b.reward,
+                    &b.latency_ms,
+                    &b.ended_ms,
+                    &b.end_seq,
+                ],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    async fn trajectory_remove(&self, node: &str, id: u64) -> Result<(), Error> {
+        let id = db_id(id)?;
+        self.client()
+            .await?
+            .execute(
+                "DELETE FROM trajectories WHERE node = $1 AND id = $2",
+                &[&node, &id],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn trajectories(&self, node: &str) -> Result<Vec<TrajectoryRow>, Error> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!("SELECT {COLUMNS} FROM trajectories WHERE node = $1 ORDER BY id"),
+                &[&node],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        rows.iter()
+            .map(|r| {
+                RawRow {
+                    id: r.get(0),
+                    agent: r.get(1),
+                    task_type: r.get(2),
+                    capabilities: r.get(3),
+                    text: r.get(4),
+                    embedding: r.get(5),
+                    steps: r.get(6),
+                    features: r.get(7),
+                    best_mean: r.get(8),
+                    started_ms: r.get(9),
+                    outcome: r.get(10),
+                    reward: r.get(11),
+                    latency_ms: r.get(12),
+                    ended_ms: r.get(13),
+                    end_seq: r.get(14),
+                }
+                .decode()
+            })
+            .collect()
+    }
+
+    async fn save_learning_snapshot(&self, node: &str, data: &[u8]) -> Result<(), Error> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO learning_snapshots (node, data, taken_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (node) DO UPDATE SET data = EXCLUDED.data, taken_at = EXCLUDED.taken_at",
+                &[&node, &data, &Timestamp::now().as_millis()],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    async fn learning_snapshot(&self, node: &str) -> Result<Option<Vec<u8>>, Error> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT data FROM learning_snapshots WHERE node = $1",
+                &[&node],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(row.map(|r| r.get(0)))
     }
 }
 

@@ -12,7 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::memory::clamp;
 use crate::migrate::{CREATE_MIGRATIONS_TABLE, MIGRATIONS};
-use crate::{AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, decode, encode};
+use crate::trajectory::{Bound, COLUMNS, RawRow, UPSERT, db_id};
+use crate::{
+    AgentQuery, Error, FINAL_TASK_STATES, MemoryRow, Store, TaskQuery, TrajectoryRow, decode,
+    encode,
+};
 
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -569,6 +573,121 @@ impl Store for SqliteStore {
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(&e)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(&e)
+        })
+        .await
+    }
+
+    async fn trajectory_put(&self, node: &str, row: &TrajectoryRow) -> Result<bool, Error> {
+        let e = self.sql_err();
+        let b = Bound::of(row)?;
+        let (node, agent, task_type, text) = (
+            node.to_owned(),
+            row.agent.clone(),
+            row.task_type.clone(),
+            row.text.clone(),
+        );
+        self.with(move |c| {
+            c.prepare_cached(&UPSERT.replace('$', "?"))
+                .and_then(|mut st| {
+                    st.execute(params![
+                        node,
+                        b.id,
+                        agent,
+                        task_type,
+                        b.capabilities,
+                        text,
+                        b.embedding,
+                        b.steps,
+                        b.features,
+                        b.best_mean,
+                        b.started_ms,
+                        b.outcome,
+                        b.reward,
+                        b.latency_ms,
+                        b.ended_ms,
+                        b.end_seq
+                    ])
+                })
+                .map(|n| n == 1)
+                .map_err(e)
+        })
+        .await
+    }
+
+    async fn trajectory_remove(&self, node: &str, id: u64) -> Result<(), Error> {
+        let e = self.sql_err();
+        let (node, id) = (node.to_owned(), db_id(id)?);
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM trajectories WHERE node = ?1 AND id = ?2")
+                .and_then(|mut st| st.execute(params![node, id]))
+                .map(drop)
+                .map_err(e)
+        })
+        .await
+    }
+
+    async fn trajectories(&self, node: &str) -> Result<Vec<TrajectoryRow>, Error> {
+        let e = self.sql_err();
+        let node = node.to_owned();
+        self.with(move |c| {
+            let mut st = c
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM trajectories WHERE node = ?1 ORDER BY id"
+                ))
+                .map_err(&e)?;
+            let rows = st
+                .query_map([node], |r| {
+                    Ok(RawRow {
+                        id: r.get(0)?,
+                        agent: r.get(1)?,
+                        task_type: r.get(2)?,
+                        capabilities: r.get(3)?,
+                        text: r.get(4)?,
+                        embedding: r.get(5)?,
+                        steps: r.get(6)?,
+                        features: r.get(7)?,
+                        best_mean: r.get(8)?,
+                        started_ms: r.get(9)?,
+                        outcome: r.get(10)?,
+                        reward: r.get(11)?,
+                        latency_ms: r.get(12)?,
+                        ended_ms: r.get(13)?,
+                        end_seq: r.get(14)?,
+                    })
+                })
+                .map_err(&e)?;
+            rows.map(|r| r.map_err(&e).and_then(RawRow::decode))
+                .collect()
+        })
+        .await
+    }
+
+    async fn save_learning_snapshot(&self, node: &str, data: &[u8]) -> Result<(), Error> {
+        let e = self.sql_err();
+        let (node, data) = (node.to_owned(), data.to_vec());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO learning_snapshots (node, data, taken_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (node) DO UPDATE SET data = excluded.data, taken_at = excluded.taken_at",
+                params![node, data, Timestamp::now().as_millis()],
+            )
+            .map(drop)
+            .map_err(e)
+        })
+        .await
+    }
+
+    async fn learning_snapshot(&self, node: &str) -> Result<Option<Vec<u8>>, Error> {
+        let e = self.sql_err();
+        let node = node.to_owned();
+        self.with(move |c| {
+            c.query_row(
+                "SELECT data FROM learning_snapshots WHERE node = ?1",
+                [node],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)
         })
         .await
     }

@@ -8,7 +8,8 @@ use mcpflow_model::{
     SessionRecord, SessionState, TaskRecord, TaskSpec, TaskState, Timestamp, Transport,
 };
 use mcpflow_store::{
-    AgentQuery, DynStore, Error, MIGRATION_COUNT, MemoryRow, StoreUrl, TaskQuery, open,
+    AgentQuery, DecisionRow, DynStore, EndingRow, Error, MIGRATION_COUNT, MemoryRow, StepRow,
+    StoreUrl, TaskQuery, TrajectoryRow, open,
 };
 
 const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -199,9 +200,99 @@ async fn memory(store: &DynStore) {
     );
 }
 
+fn trajectory(id: u64, agent: &str) -> TrajectoryRow {
+    TrajectoryRow {
+        id,
+        agent: agent.into(),
+        task_type: "review".into(),
+        capabilities: vec!["rust".into(), "ü\u{0}".into()],
+        text: "look at the diff".into(),
+        // Values that a decimal text encoding would round: stored bit-exact.
+        embedding: vec![0.1, -1.0e-38, f32::MAX, 1.0 / 3.0],
+        steps: Vec::new(),
+        decision: None,
+        started_ms: id.wrapping_add(1_000),
+        ending: None,
+    }
+}
+
+async fn trajectories(store: &DynStore) {
+    assert!(store.trajectories("n1").await.unwrap().is_empty());
+    assert_eq!(store.learning_snapshot("n1").await.unwrap(), None);
+
+    let mut a = trajectory(2, "coder");
+    let b = trajectory(1, "tester");
+    assert!(store.trajectory_put("n1", &a).await.unwrap());
+    assert!(store.trajectory_put("n1", &b).await.unwrap());
+    // Steps and a decision are added by replacing the open trajectory.
+    a.steps.push(StepRow {
+        action: "read".into(),
+        observation: "3 files\n".into(),
+        ms: 12,
+    });
+    a.decision = Some(DecisionRow {
+        features: vec![1.0, 0.1 + 0.2, -0.0, f64::MIN_POSITIVE],
+        best_mean: 0.7 / 3.0,
+    });
+    assert!(store.trajectory_put("n1", &a).await.unwrap());
+    assert_eq!(
+        store.trajectories("n1").await.unwrap(),
+        [b.clone(), a.clone()]
+    );
+
+    // Ending is final: a later write to an ended trajectory changes nothing.
+    a.ending = Some(EndingRow {
+        success: true,
+        reward: 0.3,
+        latency_ms: 40,
+        ended_ms: 2_000,
+        seq: 1,
+    });
+    assert!(store.trajectory_put("n1", &a).await.unwrap());
+    let mut again = a.clone();
+    again.ending.as_mut().unwrap().success = false;
+    again.steps.clear();
+    assert!(!store.trajectory_put("n1", &again).await.unwrap());
+    assert_eq!(
+        store.trajectories("n1").await.unwrap(),
+        [b.clone(), a.clone()]
+    );
+
+    store.trajectory_remove("n1", 1).await.unwrap();
+    store.trajectory_remove("n1", 99).await.unwrap();
+    assert_eq!(store.trajectories("n1").await.unwrap(), [a]);
+    // Ids the database cannot hold are refused, not wrapped.
+    let err = store
+        .trajectory_put("n1", &trajectory(u64::MAX, "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+
+    // Another node's trajectories and snapshot are its own.
+    assert!(
+        store
+            .trajectory_put("n2", &trajectory(2, "other"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.trajectories("n2").await.unwrap(),
+        [trajectory(2, "other")]
+    );
+    store.save_learning_snapshot("n2", &[9]).await.unwrap();
+
+    let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    store.save_learning_snapshot("n1", &[1, 2]).await.unwrap();
+    store.save_learning_snapshot("n1", &blob).await.unwrap();
+    assert_eq!(store.learning_snapshot("n1").await.unwrap(), Some(blob));
+    assert_eq!(store.learning_snapshot("n2").await.unwrap(), Some(vec![9]));
+    assert_eq!(store.trajectories("n1").await.unwrap().len(), 1);
+}
+
 async fn suite(store: DynStore) {
     agents_and_tasks(&store).await;
     memory(&store).await;
+    trajectories(&store).await;
     store.ping().await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), MIGRATION_COUNT);
 

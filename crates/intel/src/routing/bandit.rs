@@ -50,6 +50,7 @@
 //! survives as a diagonal Gaussian prior (only its off-diagonal structure is lost).
 
 use super::linalg::{invert_spd, mat_vec, quad_form, sherman_morrison};
+use super::snapshot::{ReadResult, Reader, Writer};
 
 /// The policy's knobs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,6 +180,40 @@ impl ArmModel {
         self.data_a.iter_mut().for_each(|v| *v *= cfg.forgetting);
         self.data_b.iter_mut().for_each(|v| *v *= cfg.forgetting);
         self.recompute(cfg);
+    }
+
+    /// Writes the whole model (data statistics, consolidation state, `A⁻¹`, `θ`) bit-exact.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.u64(self.d as u64);
+        for v in [
+            &self.data_a,
+            &self.data_b,
+            &self.fisher,
+            &self.anchor,
+            &self.inv,
+            &self.theta,
+        ] {
+            w.f64s(v);
+        }
+        w.u64(self.observations);
+    }
+
+    /// Reads a model of dimension `d` written by [`ArmModel::write`].
+    pub(crate) fn read(r: &mut Reader<'_>, d: usize) -> ReadResult<Self> {
+        let stored = r.u64()?;
+        if stored != d as u64 {
+            return Err(format!("a model of {stored} features, expected {d}"));
+        }
+        Ok(Self {
+            d,
+            data_a: r.f64s(d * d)?,
+            data_b: r.f64s(d)?,
+            fisher: r.f64s(d)?,
+            anchor: r.f64s(d)?,
+            inv: r.f64s(d * d)?,
+            theta: r.f64s(d)?,
+            observations: r.u64()?,
+        })
     }
 
     /// ‖θ‖.

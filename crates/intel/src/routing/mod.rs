@@ -22,11 +22,21 @@
 //! mathematics is in the `bandit` module's documentation, reproduced in [`PolicyConfig`]'s
 //! fields. [`Router::learning_stats`] reports what learning has done.
 //!
-//! The features of each decision are captured at [`Router::start`], so the policy learns
-//! about the context it actually chose in. Trajectories are written through a
-//! [`TrajectoryPersistence`]; [`Router::open`] replays the retained ended trajectories
-//! (oldest first, features recomputed from the replayed state) to rebuild the policy and
-//! the pattern bank.
+//! The features of each decision are captured at [`Router::start`] and kept with the
+//! trajectory, so the policy learns about the context it actually chose in — also when the
+//! trajectory ends after a restart.
+//!
+//! **Persistence and restart.** Trajectories are written through a
+//! [`TrajectoryPersistence`]. After every learning cycle the learned state — every agent's
+//! model (data statistics, Fisher information, anchor, `A⁻¹`, `θ`), the pattern bank with
+//! its centroid index, the counters — is saved as one checksummed snapshot (`snapshot`; floats
+//! bit-exact). [`Router::open`] loads the snapshot, then feeds the trajectories that ended
+//! after it (each with the decision captured at its start) back into the cycle buffer, and
+//! rebuilds the sliding windows and in-flight counts from the stored trajectories: the
+//! reopened router ranks exactly as the one that stopped. Retention never drops an ended
+//! trajectory the saved snapshot does not yet hold. Without a usable snapshot (none yet,
+//! corrupt, or learned under another dimension or projection: see
+//! [`LearningStats::restore`]) the stored trajectories are replayed from the start instead.
 //!
 //! Metrics (through the `metrics` facade): histograms `mcpflow_route_decision_seconds` and
 //! `mcpflow_trajectory_latency_seconds` (label `outcome`), counters
@@ -66,22 +76,25 @@ mod bandit;
 mod features;
 pub mod linalg;
 mod patterns;
+mod snapshot;
 mod window;
 
 pub use bandit::PolicyConfig;
 pub use patterns::PatternConfig;
+pub use snapshot::SNAPSHOT_VERSION;
 
 use crate::memory::Clock;
 use crate::trajectory::{
-    Outcome, RecorderConfig, Step, TaskSpec, Trajectory, TrajectoryError, TrajectoryPersistence,
-    TrajectoryRecorder,
+    Decision, Outcome, RecorderConfig, Step, TaskSpec, Trajectory, TrajectoryError,
+    TrajectoryPersistence, TrajectoryRecorder,
 };
 use bandit::ArmModel;
 use features::Projection;
 use parking_lot::Mutex;
 use patterns::{Neighbourhood, PatternBank};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use snapshot::{ReadResult, Reader, Writer};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 use window::AgentWindow;
@@ -280,6 +293,11 @@ pub struct LearningStats {
     pub agents: Vec<AgentStats>,
     /// A failure to drop old trajectories from the persistence, if the latest try failed.
     pub retention_error: Option<String>,
+    /// A failure to save the learning snapshot after the latest cycle, if it failed (the
+    /// previous snapshot and the stored trajectories still rebuild learning at restart).
+    pub snapshot_error: Option<String>,
+    /// How learning was restored when the router opened.
+    pub restore: String,
 }
 
 /// What [`Router::end`] returns.
@@ -301,14 +319,9 @@ struct AgentState {
     reward_sum: f64,
 }
 
-#[derive(Debug, Clone)]
-struct Decision {
-    x: Vec<f64>,
-    best_mean: f64,
-}
-
 #[derive(Debug)]
 struct Sample {
+    seq: u64,
     agent: String,
     decision: Decision,
     reward: f32,
@@ -324,12 +337,26 @@ struct Inner {
     agents: BTreeMap<String, AgentState>,
     bank: PatternBank,
     projection: Projection,
-    pending: HashMap<u64, Decision>,
     buffer: Vec<Sample>,
     cycles: u64,
     seen: u64,
     recomputed: u64,
     last_cycle: Option<CycleReport>,
+    /// The last end (`seq`) learned in a cycle.
+    learned_through: u64,
+    snapshot_error: Option<String>,
+    restore: String,
+}
+
+/// Learned state read from a snapshot.
+struct Restored {
+    learned_through: u64,
+    cycles: u64,
+    seen: u64,
+    recomputed: u64,
+    last_cycle: Option<CycleReport>,
+    agents: Vec<(String, u64, f64, ArmModel)>,
+    bank: PatternBank,
 }
 
 /// The routing engine: agents, trajectories, pattern bank and policy behind one lock.
@@ -349,30 +376,46 @@ struct Scored {
 }
 
 impl Router {
-    /// A router over the trajectories `persistence` holds (replayed to rebuild learning).
+    /// A router over what `persistence` holds: the learning snapshot plus the trajectories
+    /// that ended after it (or, without a usable snapshot, every stored trajectory replayed).
     pub fn open(
         config: RouterConfig,
         persistence: Arc<dyn TrajectoryPersistence>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, RoutingError> {
         config.validate()?;
-        let recorder =
-            TrajectoryRecorder::open(config.recorder.clone(), persistence, clock.clone())?;
         let dim = config.recorder.dim;
+        let projection = Projection::new(dim, config.projection_dims, config.seed);
+        let (restored, unused) = match persistence.load_snapshot().map_err(TrajectoryError::from)? {
+            None => (None, None),
+            Some(bytes) => match Inner::decode(&bytes, &config, &projection) {
+                Ok(r) => (Some(r), None),
+                Err(reason) => (None, Some(reason)),
+            },
+        };
+        let through = restored.as_ref().map_or(0, |r| r.learned_through);
+        let recorder = TrajectoryRecorder::open_retaining(
+            config.recorder.clone(),
+            persistence,
+            clock.clone(),
+            through,
+        )?;
         let mut inner = Inner {
             bank: PatternBank::new(dim, config.patterns),
-            projection: Projection::new(dim, config.projection_dims, config.seed),
+            projection,
             config,
             recorder,
             agents: BTreeMap::new(),
-            pending: HashMap::new(),
             buffer: Vec::new(),
             cycles: 0,
             seen: 0,
             recomputed: 0,
             last_cycle: None,
+            learned_through: 0,
+            snapshot_error: None,
+            restore: String::new(),
         };
-        inner.replay();
+        inner.restore(restored, unused);
         Ok(Self {
             inner: Mutex::new(inner),
             clock,
@@ -468,14 +511,11 @@ impl Router {
             .into_iter()
             .find(|s| s.agent == agent)
             .expect("a registered, capable agent is scored");
-        let id = inner.recorder.start(agent, task)?;
-        inner.pending.insert(
-            id,
-            Decision {
-                x: chosen.x,
-                best_mean,
-            },
-        );
+        let decision = Decision {
+            features: chosen.x,
+            best_mean,
+        };
+        let id = inner.recorder.start_decided(agent, task, Some(decision))?;
         inner.agent_mut(agent).window.in_flight += 1;
         Ok(id)
     }
@@ -495,7 +535,7 @@ impl Router {
     ) -> Result<Ended, RoutingError> {
         let mut inner = self.inner.lock();
         let trajectory = inner.recorder.end(id, outcome, reward, latency_ms)?;
-        let decision = inner.pending.remove(&id);
+        let decision = trajectory.decision.clone();
         let state = inner.agent_mut(&trajectory.agent);
         state.window.in_flight = state.window.in_flight.saturating_sub(1);
         inner.absorb(&trajectory, decision);
@@ -562,6 +602,8 @@ impl Router {
             last_cycle: inner.last_cycle.clone(),
             agents,
             retention_error: inner.recorder.last_retention_error().map(str::to_string),
+            snapshot_error: inner.snapshot_error.clone(),
+            restore: inner.restore.clone(),
         }
     }
 }
@@ -683,7 +725,8 @@ impl Inner {
     /// Buffers an ended trajectory for the next cycle and updates the agent's window.
     fn absorb(&mut self, t: &Trajectory, decision: Option<Decision>) {
         let ending = t.ending.as_ref().expect("absorbed trajectories are ended");
-        let decision = match decision {
+        let feature_len = self.projection.feature_len();
+        let decision = match decision.filter(|d| d.features.len() == feature_len) {
             Some(d) => d,
             None => {
                 // Started before a restart (or replayed): recompute at the end's time.
@@ -692,7 +735,10 @@ impl Inner {
                 let near = self.bank.neighbourhood(&unit(&t.task.embedding));
                 let x = self.features(&t.agent, &projected, &near, ending.ended_ms);
                 let mean = self.agent_mut(&t.agent).arm.predict(&x).0;
-                Decision { x, best_mean: mean }
+                Decision {
+                    features: x,
+                    best_mean: mean,
+                }
             }
         };
         let success = ending.outcome == Outcome::Success;
@@ -700,6 +746,7 @@ impl Inner {
             .window
             .record(ending.ended_ms, success, ending.latency_ms);
         self.buffer.push(Sample {
+            seq: ending.seq,
             agent: t.agent.clone(),
             decision,
             reward: ending.reward,
@@ -717,7 +764,7 @@ impl Inner {
         for s in &samples {
             let r = f64::from(s.reward);
             let state = self.agent_mut(&s.agent);
-            loss += state.arm.observe(&s.decision.x, r, &policy);
+            loss += state.arm.observe(&s.decision.features, r, &policy);
             state.successes += u64::from(s.success);
             state.reward_sum += r;
             regret += s.decision.best_mean - r;
@@ -740,24 +787,189 @@ impl Inner {
         metrics::counter!("mcpflow_learning_cycles_total").increment(1);
         metrics::gauge!("mcpflow_learning_patterns").set(self.bank.len() as f64);
         self.last_cycle = Some(report.clone());
+        if let Some(last) = samples.iter().map(|s| s.seq).max() {
+            self.learned_through = self.learned_through.max(last);
+        }
+        self.save_snapshot();
         report
     }
 
-    /// Rebuilds learning from the recorder's retained trajectories.
-    fn replay(&mut self) {
+    /// Saves the learned state; once saved, retention may drop the ends it holds.
+    fn save_snapshot(&mut self) {
+        let bytes = self.encode();
+        match self.recorder.persistence().save_snapshot(&bytes) {
+            Ok(()) => {
+                self.snapshot_error = None;
+                let through = self.learned_through;
+                self.recorder.set_learned_through(through);
+            }
+            Err(e) => {
+                self.snapshot_error = Some(format!(
+                    "could not save the learning snapshot after cycle {}: {e} (restart rebuilds learning from the previous snapshot and the stored trajectories)",
+                    self.cycles
+                ));
+            }
+        }
+    }
+
+    /// What ties a snapshot to the configuration it was learned under.
+    fn fingerprint(config: &RouterConfig, projection: &Projection) -> [u64; 4] {
+        [
+            config.recorder.dim as u64,
+            config.projection_dims as u64,
+            config.seed,
+            projection.feature_len() as u64,
+        ]
+    }
+
+    /// The learned state as a snapshot (see the `snapshot` module for the format).
+    fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        for v in Self::fingerprint(&self.config, &self.projection) {
+            w.u64(v);
+        }
+        w.u64(self.learned_through);
+        w.u64(self.cycles);
+        w.u64(self.seen);
+        w.u64(self.recomputed);
+        match &self.last_cycle {
+            None => w.u8(0),
+            Some(c) => {
+                w.u8(1);
+                w.u64(c.cycle);
+                w.u64(c.trajectories as u64);
+                w.f64(c.loss);
+                w.f64(c.regret_estimate);
+                w.u64(c.patterns as u64);
+            }
+        }
+        w.len(self.agents.len());
+        for (name, s) in &self.agents {
+            w.str(name);
+            w.u64(s.successes);
+            w.f64(s.reward_sum);
+            s.arm.write(&mut w);
+        }
+        self.bank.write(&mut w);
+        w.finish()
+    }
+
+    /// Reads a snapshot written under `config`; the reason it cannot be used otherwise.
+    fn decode(
+        bytes: &[u8],
+        config: &RouterConfig,
+        projection: &Projection,
+    ) -> ReadResult<Restored> {
+        let mut r = Reader::open(bytes)?;
+        let found = [r.u64()?, r.u64()?, r.u64()?, r.u64()?];
+        if found != Self::fingerprint(config, projection) {
+            return Err(
+                "it was learned under another embedding dimension or projection".to_string(),
+            );
+        }
+        let learned_through = r.u64()?;
+        let cycles = r.u64()?;
+        let seen = r.u64()?;
+        let recomputed = r.u64()?;
+        let last_cycle = match r.u8()? {
+            0 => None,
+            1 => Some(CycleReport {
+                cycle: r.u64()?,
+                trajectories: r.u64()? as usize,
+                loss: r.f64()?,
+                regret_estimate: r.f64()?,
+                patterns: r.u64()? as usize,
+            }),
+            other => return Err(format!("bad last-cycle flag {other}")),
+        };
+        let d = projection.feature_len();
+        let mut agents = Vec::new();
+        for _ in 0..r.len(8)? {
+            let name = r.str()?;
+            let successes = r.u64()?;
+            let reward_sum = r.f64()?;
+            agents.push((name, successes, reward_sum, ArmModel::read(&mut r, d)?));
+        }
+        let bank = PatternBank::read(&mut r, config.recorder.dim, config.patterns)?;
+        r.end()?;
+        Ok(Restored {
+            learned_through,
+            cycles,
+            seen,
+            recomputed,
+            last_cycle,
+            agents,
+            bank,
+        })
+    }
+
+    /// Rebuilds learning: the snapshot's state (if any), then the retained ended trajectories
+    /// it does not hold (in end order, with the decisions captured at their start), then the
+    /// sliding windows and in-flight counts from the stored trajectories.
+    fn restore(&mut self, restored: Option<Restored>, unused: Option<String>) {
+        let from_snapshot = restored.is_some();
+        if let Some(r) = restored {
+            self.learned_through = r.learned_through;
+            self.cycles = r.cycles;
+            self.seen = r.seen;
+            self.recomputed = r.recomputed;
+            self.last_cycle = r.last_cycle;
+            self.bank = r.bank;
+            for (name, successes, reward_sum, arm) in r.agents {
+                let state = self.agent_mut(&name);
+                state.successes = successes;
+                state.reward_sum = reward_sum;
+                state.arm = arm;
+            }
+        }
+        let recomputed = self.recomputed;
+        let snapshot_cycle = self.cycles;
+        let dim = self.config.recorder.dim;
         let ended: Vec<Trajectory> = self.recorder.ended().cloned().collect();
+        let (mut replayed, mut skipped) = (0u64, 0u64);
         for t in &ended {
-            self.absorb(t, None);
+            let ending = t.ending.as_ref().expect("ended");
+            if t.task.embedding.len() != dim {
+                skipped += 1;
+                continue;
+            }
+            if from_snapshot && ending.seq <= self.learned_through {
+                // Learned already: only the sliding window needs it.
+                let success = ending.outcome == Outcome::Success;
+                self.agent_mut(&t.agent)
+                    .window
+                    .record(ending.ended_ms, success, ending.latency_ms);
+                continue;
+            }
+            replayed += 1;
+            self.absorb(t, t.decision.clone());
             if self.buffer.len() >= self.config.cycle_size {
                 self.cycle();
             }
         }
-        // Replayed decisions are reconstructions, not restart losses.
-        self.recomputed = 0;
+        // Decisions rebuilt while restoring are reconstructions, not restart losses.
+        self.recomputed = recomputed;
         let active: Vec<String> = self.recorder.active().map(|t| t.agent.clone()).collect();
-        for agent in active {
-            self.agent_mut(&agent).window.in_flight += 1;
+        for agent in &active {
+            self.agent_mut(agent).window.in_flight += 1;
         }
+        let mut text = if from_snapshot {
+            format!(
+                "snapshot of cycle {snapshot_cycle} plus {replayed} trajectories ended after it"
+            )
+        } else {
+            format!("no snapshot: replayed {replayed} stored trajectories")
+        };
+        if let Some(reason) = unused {
+            text = format!("snapshot not used ({reason}); {text}");
+        }
+        if skipped > 0 {
+            text.push_str(&format!(
+                "; {skipped} trajectories of another embedding dimension were not learned from"
+            ));
+        }
+        text.push_str(&format!("; {} open trajectories resumed", active.len()));
+        self.restore = text;
     }
 }
 

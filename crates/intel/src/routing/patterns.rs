@@ -24,6 +24,7 @@
 //!   would erase everything known about the type). If every cluster is critical the smallest
 //!   is evicted anyway and counted in `protected_evictions` (visible in the learning stats).
 
+use super::snapshot::{ReadResult, Reader, Writer};
 use crate::distance::Metric;
 use crate::hnsw::{HnswIndex, Params};
 use std::collections::{BTreeMap, HashMap};
@@ -156,6 +157,101 @@ impl PatternBank {
 
     pub(crate) fn len(&self) -> usize {
         self.clusters.len()
+    }
+
+    /// Writes the clusters, their statistics and the centroid index, bit-exact.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.u64(self.next_id);
+        w.u64(self.evictions);
+        w.u64(self.protected_evictions);
+        w.bytes(&self.index.to_bytes());
+        let mut ids: Vec<&u64> = self.clusters.keys().collect();
+        ids.sort();
+        w.len(ids.len());
+        for id in ids {
+            let c = &self.clusters[id];
+            w.u64(*id);
+            w.f32s(&c.centroid);
+            w.f32s(&c.indexed);
+            w.f64(c.weight);
+            w.len(c.agents.len());
+            for (agent, r) in &c.agents {
+                w.str(agent);
+                w.f64(r.n);
+                w.f64(r.successes);
+                w.f64(r.reward);
+            }
+            w.len(c.types.len());
+            for (t, n) in &c.types {
+                w.str(t);
+                w.u64(*n);
+            }
+        }
+    }
+
+    /// Reads a bank of dimension `dim` written by [`PatternBank::write`].
+    pub(crate) fn read(r: &mut Reader<'_>, dim: usize, config: PatternConfig) -> ReadResult<Self> {
+        let next_id = r.u64()?;
+        let evictions = r.u64()?;
+        let protected_evictions = r.u64()?;
+        let index = HnswIndex::from_bytes(r.bytes()?).map_err(|e| format!("pattern index: {e}"))?;
+        if index.params().dim != dim {
+            return Err(format!(
+                "a pattern index of dimension {}, expected {dim}",
+                index.params().dim
+            ));
+        }
+        let n = r.len(8)?;
+        let mut clusters = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let id = r.u64()?;
+            let centroid = r.f32s(dim)?;
+            let indexed = r.f32s(dim)?;
+            let weight = r.f64()?;
+            let mut agents = BTreeMap::new();
+            for _ in 0..r.len(24)? {
+                let name = r.str()?;
+                let rec = Record {
+                    n: r.f64()?,
+                    successes: r.f64()?,
+                    reward: r.f64()?,
+                };
+                agents.insert(name, rec);
+            }
+            let mut types = BTreeMap::new();
+            for _ in 0..r.len(8)? {
+                let t = r.str()?;
+                types.insert(t, r.u64()?);
+            }
+            if !index.contains(id) || id >= next_id {
+                return Err(format!("pattern {id} is not in the index"));
+            }
+            clusters.insert(
+                id,
+                Cluster {
+                    centroid,
+                    indexed,
+                    weight,
+                    agents,
+                    types,
+                },
+            );
+        }
+        if index.len() != clusters.len() {
+            return Err(format!(
+                "the pattern index holds {} entries for {} patterns",
+                index.len(),
+                clusters.len()
+            ));
+        }
+        Ok(Self {
+            config,
+            index,
+            clusters,
+            next_id,
+            evictions,
+            protected_evictions,
+        })
     }
 
     /// Critical clusters right now.

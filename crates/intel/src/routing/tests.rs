@@ -236,21 +236,246 @@ fn reopening_replays_learning_and_keeps_open_trajectories() {
     assert_eq!(after.cycles, before.cycles);
     assert_eq!(after.active_trajectories, 1);
     assert_eq!(again.route(&task(0)).unwrap()[0].agent, "good");
-    // The open trajectory's decision was not captured by this router: recomputed, counted.
+    assert!(
+        after.restore.contains("snapshot of cycle 4"),
+        "{}",
+        after.restore
+    );
+    // The open trajectory's decision was stored with it: it resumes, nothing is recomputed.
     again.end(open, Outcome::Success, 1.0, 10).unwrap();
-    assert_eq!(again.learning_stats().recomputed_decisions, 1);
+    assert_eq!(again.learning_stats().recomputed_decisions, 0);
+}
+
+/// Runs trajectory `i` of a fixed schedule: agents, task kinds and outcomes vary.
+fn scheduled(f: &Fixture, i: usize) {
+    let agent = ["good", "bad", "slow"][i % 3];
+    let kind = (i / 3) % 4;
+    let ok = match agent {
+        "good" => kind != 3,
+        "bad" => kind == 3 || i.is_multiple_of(7),
+        _ => i.is_multiple_of(2),
+    };
+    run(f, agent, kind, ok);
+}
+
+fn register_all(r: &Router) {
+    for a in ["good", "bad", "slow"] {
+        r.register_agent(a, ["code"]).unwrap();
+    }
+}
+
+fn rankings(r: &Router) -> Vec<Vec<Ranked>> {
+    (0..4).map(|k| r.route(&task(k)).unwrap()).collect()
+}
+
+/// The counters of learning_stats that must survive a restart.
+fn counts(s: &LearningStats) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap();
+    v.as_object_mut().unwrap().remove("restore");
+    v
 }
 
 #[test]
-fn failed_persistence_leaves_learning_untouched() {
+fn a_reopened_router_ranks_and_learns_exactly_as_one_that_never_stopped() {
+    // One router stops after 27 trajectories (2 cycles, 7 buffered, one open) and is reopened
+    // on its persistence; another runs the same schedule without stopping.
+    let stopped = fixture(config());
+    let steady = fixture(config());
+    register_all(&stopped.router);
+    register_all(&steady.router);
+    for i in 0..25 {
+        scheduled(&stopped, i);
+        scheduled(&steady, i);
+    }
+    // Two trajectories of one agent overlap: the second was decided with the first in
+    // flight, a context only the captured decision remembers.
+    for f in [&stopped, &steady] {
+        let x = f.router.start("good", task(1)).unwrap();
+        let y = f.router.start("good", task(2)).unwrap();
+        f.clock.advance(10);
+        f.router.end(x, Outcome::Success, 1.0, 10).unwrap();
+        f.router.end(y, Outcome::Failure, -1.0, 10).unwrap();
+    }
+    let open_a = stopped.router.start("slow", task(2)).unwrap();
+    let open_b = steady.router.start("slow", task(2)).unwrap();
+    let before = stopped.router.learning_stats();
+    assert_eq!((before.cycles, before.buffered), (2, 7));
+    let ranked_before = rankings(&stopped.router);
+
+    let reopened = Router::open(config(), stopped.store.clone(), stopped.clock.clone()).unwrap();
+    register_all(&reopened);
+    assert_eq!(
+        rankings(&reopened),
+        ranked_before,
+        "same input, same ranking"
+    );
+    assert_eq!(counts(&reopened.learning_stats()), counts(&before));
+
+    // Learning goes on identically: the buffered ends, the resumed trajectory, new ones.
+    let resumed = Fixture {
+        router: reopened,
+        store: stopped.store.clone(),
+        clock: stopped.clock.clone(),
+    };
+    resumed.clock.advance(50);
+    steady.clock.advance(50);
+    resumed
+        .router
+        .end(open_a, Outcome::Success, 0.5, 50)
+        .unwrap();
+    steady
+        .router
+        .end(open_b, Outcome::Success, 0.5, 50)
+        .unwrap();
+    for i in 27..30 {
+        scheduled(&resumed, i);
+        scheduled(&steady, i);
+    }
+    // The cycle that learned from the ends buffered across the restart.
+    let (a, b) = (
+        resumed.router.learning_stats(),
+        steady.router.learning_stats(),
+    );
+    assert_eq!(a.cycles, 3);
+    assert_eq!(counts(&a), counts(&b));
+    assert_eq!(rankings(&resumed.router), rankings(&steady.router));
+    for i in 30..61 {
+        scheduled(&resumed, i);
+        scheduled(&steady, i);
+    }
+    let (a, b) = (
+        resumed.router.learning_stats(),
+        steady.router.learning_stats(),
+    );
+    assert_eq!(a.cycles, 6);
+    assert_eq!(counts(&a), counts(&b));
+    assert_eq!(rankings(&resumed.router), rankings(&steady.router));
+}
+
+#[test]
+fn an_unusable_snapshot_is_reported_and_learning_is_replayed() {
     let f = fixture(config());
-    f.router.register_agent("a", ["code"]).unwrap();
-    let id = f.router.start("a", task(0)).unwrap();
-    f.store.fail_with(Some("disk full"));
-    let e = f.router.end(id, Outcome::Success, 1.0, 5).unwrap_err();
-    assert!(e.to_string().contains("disk full"));
-    assert_eq!(f.router.learning_stats().trajectories_seen, 0);
-    f.store.fail_with(None);
-    f.router.end(id, Outcome::Success, 1.0, 5).unwrap();
-    assert_eq!(f.router.learning_stats().trajectories_seen, 1);
+    register_all(&f.router);
+    for i in 0..20 {
+        scheduled(&f, i);
+    }
+    let good = f.store.snapshot().expect("a snapshot after each cycle");
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    f.store.save_snapshot(&bad).unwrap();
+    let again = Router::open(config(), f.store.clone(), f.clock.clone()).unwrap();
+    let stats = again.learning_stats();
+    assert!(
+        stats
+            .restore
+            .contains("snapshot not used (checksum mismatch"),
+        "{}",
+        stats.restore
+    );
+    assert_eq!((stats.cycles, stats.trajectories_seen), (2, 20));
+    // Replaying saved a fresh snapshot, which the next open uses.
+    let third = Router::open(config(), f.store.clone(), f.clock.clone()).unwrap();
+    assert!(
+        third
+            .learning_stats()
+            .restore
+            .starts_with("snapshot of cycle 2")
+    );
+
+    // A snapshot of another configuration is not used either.
+    let mut other = config();
+    other.projection_dims = 4;
+    let fourth = Router::open(other, f.store.clone(), f.clock.clone()).unwrap();
+    let stats = fourth.learning_stats();
+    assert!(
+        stats
+            .restore
+            .contains("another embedding dimension or projection"),
+        "{}",
+        stats.restore
+    );
+    assert_eq!(stats.cycles, 2);
+}
+
+/// Keeps trajectories, refuses snapshots while told to.
+#[derive(Debug, Default)]
+struct NoSnapshots {
+    inner: InMemoryTrajectories,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl TrajectoryPersistence for NoSnapshots {
+    fn put(&self, t: &Trajectory) -> Result<(), crate::memory::PersistenceError> {
+        self.inner.put(t)
+    }
+    fn remove(&self, id: u64) -> Result<(), crate::memory::PersistenceError> {
+        self.inner.remove(id)
+    }
+    fn load_all(&self) -> Result<Vec<Trajectory>, crate::memory::PersistenceError> {
+        self.inner.load_all()
+    }
+    fn save_snapshot(&self, data: &[u8]) -> Result<(), crate::memory::PersistenceError> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::memory::PersistenceError("disk full".into()));
+        }
+        self.inner.save_snapshot(data)
+    }
+    fn load_snapshot(&self) -> Result<Option<Vec<u8>>, crate::memory::PersistenceError> {
+        self.inner.load_snapshot()
+    }
+}
+
+#[test]
+fn a_failed_snapshot_is_visible_and_retention_keeps_what_it_would_hold() {
+    let mut c = config();
+    c.recorder.max_ended = 5;
+    c.cycle_size = 5;
+    let store = Arc::new(NoSnapshots::default());
+    store
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let clock = Arc::new(ManualClock::new(1_000_000));
+    let f = Fixture {
+        router: Router::open(c.clone(), store.clone(), clock.clone()).unwrap(),
+        store: Arc::new(InMemoryTrajectories::default()),
+        clock: clock.clone(),
+    };
+    register_all(&f.router);
+    for i in 0..12 {
+        scheduled(&f, i);
+    }
+    let stats = f.router.learning_stats();
+    assert_eq!(stats.cycles, 2);
+    assert!(stats.snapshot_error.unwrap().contains("disk full"));
+    assert_eq!(store.inner.len(), 12, "no snapshot holds them: all kept");
+
+    // Reopened without a snapshot, learning is replayed from the kept trajectories.
+    let again = Router::open(c, store.clone(), clock.clone()).unwrap();
+    register_all(&again);
+    assert_eq!(
+        (
+            again.learning_stats().cycles,
+            again.learning_stats().trajectories_seen
+        ),
+        (2, 12)
+    );
+    store
+        .refuse
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let f = Fixture {
+        router: again,
+        store: f.store,
+        clock,
+    };
+    for i in 12..15 {
+        scheduled(&f, i);
+    }
+    let stats = f.router.learning_stats();
+    assert_eq!((stats.cycles, stats.snapshot_error), (3, None));
+    assert_eq!(
+        store.inner.len(),
+        5,
+        "held by the snapshot now: retention applies"
+    );
 }

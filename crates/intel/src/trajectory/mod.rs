@@ -199,6 +199,21 @@ pub struct Ending {
     pub latency_ms: u64,
     /// When it ended (clock milliseconds).
     pub ended_ms: u64,
+    /// Its place in the order of ends (1-based, never reused by one recorder and its
+    /// persistence): what learning uses to know which ends a snapshot already holds.
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// What the router's policy saw when it chose the agent: kept with the trajectory (and
+/// persisted) so the policy learns about the context it actually chose in, also when the
+/// trajectory ends after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The feature vector the chosen agent was scored on.
+    pub features: Vec<f64>,
+    /// The best predicted reward among the candidates then.
+    pub best_mean: f64,
 }
 
 /// One agent's attempt at one task.
@@ -216,6 +231,9 @@ pub struct Trajectory {
     pub started_ms: u64,
     /// The ending, once ended.
     pub ending: Option<Ending>,
+    /// The policy's decision at start, when a router started it (internal: not serialised).
+    #[serde(skip)]
+    pub decision: Option<Decision>,
 }
 
 /// The recorder's settings.
@@ -251,6 +269,12 @@ pub struct TrajectoryRecorder {
     /// Ended trajectories, oldest end first.
     ended: VecDeque<Trajectory>,
     next_id: u64,
+    /// The `seq` the next end gets.
+    next_seq: u64,
+    /// Ended trajectories with `seq` above this are not yet in a saved learning snapshot:
+    /// retention keeps them, so learning can be rebuilt after a restart (`u64::MAX`: no
+    /// snapshots are taken, retention is free to drop).
+    learned_through: u64,
     /// The last failed retention removal (kept so it is visible; retried on the next end).
     last_retention_error: Option<String>,
 }
@@ -263,14 +287,32 @@ impl TrajectoryRecorder {
         persistence: Arc<dyn TrajectoryPersistence>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, TrajectoryError> {
+        Self::open_retaining(config, persistence, clock, u64::MAX)
+    }
+
+    /// [`TrajectoryRecorder::open`] for a router whose saved learning snapshot holds the ends
+    /// up to `learned_through`: retention never drops a later one (see
+    /// [`TrajectoryRecorder::set_learned_through`]).
+    pub fn open_retaining(
+        config: RecorderConfig,
+        persistence: Arc<dyn TrajectoryPersistence>,
+        clock: Arc<dyn Clock>,
+        learned_through: u64,
+    ) -> Result<Self, TrajectoryError> {
         if config.dim == 0 || config.max_steps == 0 || config.max_ended == 0 {
             return Err(invalid(format!(
                 "recorder config {config:?}: dim, max_steps and max_ended must all be at least 1"
             )));
         }
         let mut all = persistence.load_all()?;
-        all.sort_by_key(|t| (t.ending.as_ref().map(|e| e.ended_ms), t.id));
+        all.sort_by_key(|t| (t.ending.as_ref().map(|e| (e.seq, e.ended_ms)), t.id));
         let next_id = all.iter().map(|t| t.id).max().unwrap_or(0) + 1;
+        let next_seq = all
+            .iter()
+            .filter_map(|t| t.ending.as_ref().map(|e| e.seq))
+            .max()
+            .unwrap_or(0)
+            + 1;
         let mut recorder = Self {
             config,
             persistence,
@@ -278,6 +320,8 @@ impl TrajectoryRecorder {
             active: BTreeMap::new(),
             ended: VecDeque::new(),
             next_id,
+            next_seq,
+            learned_through,
             last_retention_error: None,
         };
         for t in all {
@@ -298,6 +342,16 @@ impl TrajectoryRecorder {
 
     /// Opens a trajectory of `agent` working on `task`; returns its id.
     pub fn start(&mut self, agent: &str, task: TaskSpec) -> Result<u64, TrajectoryError> {
+        self.start_decided(agent, task, None)
+    }
+
+    /// [`TrajectoryRecorder::start`], keeping the router's `decision` with the trajectory.
+    pub fn start_decided(
+        &mut self,
+        agent: &str,
+        task: TaskSpec,
+        decision: Option<Decision>,
+    ) -> Result<u64, TrajectoryError> {
         check_name("agent name", agent)?;
         task.validate(self.config.dim)?;
         let trajectory = Trajectory {
@@ -307,6 +361,7 @@ impl TrajectoryRecorder {
             steps: Vec::new(),
             started_ms: self.clock.now_ms(),
             ending: None,
+            decision,
         };
         self.persistence.put(&trajectory)?;
         self.next_id += 1;
@@ -353,8 +408,10 @@ impl TrajectoryRecorder {
             reward,
             latency_ms,
             ended_ms: self.clock.now_ms(),
+            seq: self.next_seq,
         });
         self.persistence.put(&updated)?;
+        self.next_seq += 1;
         self.active.remove(&id);
         self.ended.push_back(updated.clone());
         self.enforce_retention();
@@ -371,6 +428,18 @@ impl TrajectoryRecorder {
     /// Open trajectories, by id.
     pub fn active(&self) -> impl Iterator<Item = &Trajectory> {
         self.active.values()
+    }
+
+    /// Ended trajectories up to `seq` are held by a saved learning snapshot: retention may
+    /// drop them (and only them) from now on.
+    pub fn set_learned_through(&mut self, seq: u64) {
+        self.learned_through = seq;
+        self.enforce_retention();
+    }
+
+    /// The persistence (the router saves its learning snapshots through it).
+    pub fn persistence(&self) -> &Arc<dyn TrajectoryPersistence> {
+        &self.persistence
     }
 
     /// Retained ended trajectories, oldest end first.
@@ -397,7 +466,13 @@ impl TrajectoryRecorder {
     fn enforce_retention(&mut self) {
         self.last_retention_error = None;
         while self.ended.len() > self.config.max_ended {
-            let oldest = self.ended.front().expect("non-empty").id;
+            let front = self.ended.front().expect("non-empty");
+            let seq = front.ending.as_ref().map_or(0, |e| e.seq);
+            if seq > self.learned_through {
+                // Not yet in a saved snapshot: needed to rebuild learning after a restart.
+                break;
+            }
+            let oldest = front.id;
             match self.persistence.remove(oldest) {
                 Ok(()) => {
                     self.ended.pop_front();

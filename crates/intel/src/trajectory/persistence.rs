@@ -1,6 +1,6 @@
-//! Where trajectories are kept across restarts. The store crate can implement
-//! [`TrajectoryPersistence`]; [`InMemoryTrajectories`] is the reference implementation (tests,
-//! and nodes run without a store).
+//! Where trajectories (and the router's learning snapshot) are kept across restarts. The node
+//! implements [`TrajectoryPersistence`] on its store (`mcpflow_node::StoreTrajectories`);
+//! [`InMemoryTrajectories`] is the reference implementation (tests).
 
 use super::Trajectory;
 use crate::memory::PersistenceError;
@@ -18,6 +18,11 @@ pub trait TrajectoryPersistence: Send + Sync + std::fmt::Debug {
     fn remove(&self, id: u64) -> Result<(), PersistenceError>;
     /// Every stored trajectory, to rebuild the recorder (and replay learning) at start.
     fn load_all(&self) -> Result<Vec<Trajectory>, PersistenceError>;
+    /// Replaces the router's learning snapshot (opaque, checksummed bytes), saved after each
+    /// learning cycle.
+    fn save_snapshot(&self, data: &[u8]) -> Result<(), PersistenceError>;
+    /// The latest learning snapshot, if any (read once, at start).
+    fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PersistenceError>;
 }
 
 /// Keeps trajectories in a map: a real [`TrajectoryPersistence`] without durability, for
@@ -26,6 +31,7 @@ pub trait TrajectoryPersistence: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub struct InMemoryTrajectories {
     items: Mutex<BTreeMap<u64, Trajectory>>,
+    snapshot: Mutex<Option<Vec<u8>>>,
     fail: Mutex<Option<String>>,
 }
 
@@ -43,6 +49,11 @@ impl InMemoryTrajectories {
     /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.items.lock().is_empty()
+    }
+
+    /// The saved learning snapshot.
+    pub fn snapshot(&self) -> Option<Vec<u8>> {
+        self.snapshot.lock().clone()
     }
 
     /// The stored copy of trajectory `id`.
@@ -74,5 +85,16 @@ impl TrajectoryPersistence for InMemoryTrajectories {
     fn load_all(&self) -> Result<Vec<Trajectory>, PersistenceError> {
         self.check()?;
         Ok(self.items.lock().values().cloned().collect())
+    }
+
+    fn save_snapshot(&self, data: &[u8]) -> Result<(), PersistenceError> {
+        self.check()?;
+        *self.snapshot.lock() = Some(data.to_vec());
+        Ok(())
+    }
+
+    fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PersistenceError> {
+        self.check()?;
+        Ok(self.snapshot.lock().clone())
     }
 }

@@ -131,4 +131,13 @@ fn reopen_restores_and_retention_drops_oldest() {
     assert_eq!(r2.active().map(|t| t.id).collect::<Vec<_>>(), [open]);
     let mut r2 = r2;
     assert_eq!(r2.start("x", task()).unwrap(), open + 1);
+    // Ends keep their order across the reopen: the fourth end is number 4.
+    let ended = r2.end(open, Outcome::Failure, 0.0, 1).unwrap();
+    assert_eq!(ended.ending.unwrap().seq, 4);
+    assert_eq!(
+        r2.ended()
+            .map(|t| t.ending.as_ref().unwrap().seq)
+            .collect::<Vec<_>>(),
+        [3, 4]
+    );
 }

@@ -28,7 +28,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 use tokio::task::JoinHandle;
 
 /// Longest accepted time to live: ten years.
@@ -284,7 +285,8 @@ struct Inner {
     dirty: Mutex<HashSet<String>>,
     reaped: AtomicU64,
     snapshots: AtomicU64,
-    stop: watch::Sender<bool>,
+    /// Cancelled at shutdown; sticky, so a loop that starts late still sees it.
+    stop: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -350,7 +352,7 @@ impl NodeMemory {
             .filter(|l| l.source != IndexSource::Snapshot)
             .map(|l| l.namespace.clone())
             .collect();
-        let (stop, _) = watch::channel(false);
+        let stop = CancellationToken::new();
         let this = Self {
             inner: Arc::new(Inner {
                 memory: Arc::new(memory),
@@ -387,11 +389,11 @@ impl NodeMemory {
         interval: Duration,
         tick: fn(NodeMemory) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ) {
-        let mut stop = self.inner.stop.subscribe();
+        let stop = self.inner.stop.clone();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => tick(self.clone()).await,
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             }
         }
     }
@@ -689,7 +691,7 @@ impl NodeMemory {
 
     /// Stops the reaper and the snapshot task, then writes the pending snapshots.
     pub async fn shutdown(&self) {
-        let _ = self.inner.stop.send(true);
+        self.inner.stop.cancel();
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.lock_tasks());
         for task in tasks {
             let _ = task.await;

@@ -1,8 +1,6 @@
 //! Multi-threaded runtimes, as in production: memory's store bridge blocks a blocking-pool
 //! thread on the runtime (`Handle::block_on`), which on a current-thread runtime can wait for
-//! a driver only the test's own thread runs. Two SQLite reopen tests still hang about one
-//! run in five (a deadlock between shutdown and reopen, not yet found): they are ignored, and
-//! marked so, until it is fixed.
+//! a driver only the test's own thread runs.
 
 use super::*;
 use mcpflow_intel::memory::ManualClock;
@@ -172,7 +170,6 @@ async fn survives_restarts(store: DynStore) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "KNOWN HANG (1 run in ~5): reopening SQLite-backed memory after shutdown can deadlock; under investigation, run with --ignored"]
 async fn memory_survives_restarts_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     survives_restarts(sqlite(dir.path()).await).await;
@@ -297,7 +294,6 @@ async fn bad_input_is_refused_with_advice() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "KNOWN HANG (1 run in ~5): reopening SQLite-backed memory after shutdown can deadlock; under investigation, run with --ignored"]
 async fn a_store_written_by_another_embedder_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(dir.path()).await;

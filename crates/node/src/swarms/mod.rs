@@ -21,7 +21,8 @@ use mcpflow_swarm::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 mod error;
 mod views;
@@ -155,7 +156,8 @@ struct Shared {
     bus: broadcast::Sender<Event>,
     /// Every message is inspected before it is routed.
     gate: Option<Arc<dyn ContentGate>>,
-    stop: watch::Sender<bool>,
+    /// Cancelled at shutdown; sticky, so a loop that starts late still sees it.
+    stop: CancellationToken,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -205,7 +207,7 @@ impl Swarms {
         gate: Option<Arc<dyn ContentGate>>,
     ) -> Self {
         let (handle, task) = SwarmHandle::start(RuntimeConfig::default());
-        let (stop, _) = watch::channel(false);
+        let stop = CancellationToken::new();
         let swarms = Self {
             inner: Arc::new(Shared {
                 handle,
@@ -224,7 +226,7 @@ impl Swarms {
 
     /// Stops the loops and the runtime; later calls answer [`SwarmError::Stopped`].
     pub(crate) fn shutdown(&self) {
-        let _ = self.inner.stop.send(true);
+        self.inner.stop.cancel();
         let task = self
             .inner
             .task
@@ -944,7 +946,7 @@ impl Swarms {
     /// detector removed (their tokens die with them).
     async fn forward_events(self) {
         let mut events = self.inner.handle.subscribe();
-        let mut stop = self.inner.stop.subscribe();
+        let stop = self.inner.stop.clone();
         loop {
             let (sid, event) = tokio::select! {
                 e = events.recv() => match e {
@@ -955,7 +957,7 @@ impl Swarms {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
             };
             let name = |a: AgentId| self.lock().name(a);
             let (change, agent) = match event {
@@ -980,11 +982,11 @@ impl Swarms {
     /// leaves its swarms at once (the topology repairs itself).
     async fn follow_agents(self) {
         let mut agent_events = self.inner.agents.events();
-        let mut stop = self.inner.stop.subscribe();
+        let stop = self.inner.stop.clone();
         let mut ticker = tokio::time::interval(HEARTBEAT_EVERY);
         loop {
             tokio::select! {
-                _ = stop.changed() => return,
+                _ = stop.cancelled() => return,
                 e = agent_events.recv() => match e {
                     Ok(RuntimeEvent::Agent { id, status, .. }) if status.is_final() => {
                         self.drop_agent(&id).await;

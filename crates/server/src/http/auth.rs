@@ -1,7 +1,8 @@
 //! Authentication and authorisation in front of `/mcp` and `/ws`, as layers.
 //!
-//! - [`authenticate`] (outside the JSON-RPC gate): `Authorization: Bearer <JWT or API key>` →
-//!   a [`Caller`] in the request extensions; 401 with an RFC 6750 / RFC 9728
+//! - [`authenticate`] (outside the JSON-RPC gate): `Authorization: Bearer <JWT or API key>`,
+//!   or else a client certificate the TLS layer verified ([`super::ClientCert`], mapped by
+//!   `[[auth.client_certs]]`) → a [`Caller`] in the request extensions; 401 with an RFC 6750 / RFC 9728
 //!   `WWW-Authenticate` challenge when missing or invalid; 429 with `Retry-After` over the
 //!   principal's rate limit.
 //! - [`permit`] (inside the gate, `/mcp` only): `tools/call` and `resources/read|subscribe`
@@ -80,6 +81,8 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub(crate) struct AuthLayer {
     pub(crate) auth: Arc<Auth>,
+    /// Served over TLS: advertised URLs are `https://`.
+    pub(crate) https: bool,
 }
 
 /// `error_description` must not hold `"` or `\` (RFC 6750 §3).
@@ -93,8 +96,8 @@ fn quoted(text: &str) -> String {
         .collect()
 }
 
-/// The base URL of this server: the configured resource's origin, else `http://<Host>`.
-fn base_url(auth: &Auth, headers: &http::HeaderMap) -> String {
+/// The base URL of this server: the configured resource's origin, else `http(s)://<Host>`.
+fn base_url(auth: &Auth, https: bool, headers: &http::HeaderMap) -> String {
     let resource = auth.resource();
     if let Some(scheme_end) = resource.find("://") {
         let after = &resource[scheme_end + 3..];
@@ -105,13 +108,14 @@ fn base_url(auth: &Auth, headers: &http::HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    format!("http://{host}")
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{host}")
 }
 
-fn metadata_url(auth: &Auth, headers: &http::HeaderMap) -> String {
+fn metadata_url(auth: &Auth, https: bool, headers: &http::HeaderMap) -> String {
     format!(
         "{}/.well-known/oauth-protected-resource",
-        base_url(auth, headers)
+        base_url(auth, https, headers)
     )
 }
 
@@ -134,8 +138,8 @@ fn record(
     });
 }
 
-fn unauthorized(auth: &Auth, headers: &http::HeaderMap, error: &AuthError) -> Response {
-    let resource_metadata = metadata_url(auth, headers);
+fn unauthorized(layer: &AuthLayer, headers: &http::HeaderMap, error: &AuthError) -> Response {
+    let resource_metadata = metadata_url(&layer.auth, layer.https, headers);
     // RFC 6750 §3.1: a request without credentials gets no error code, just the challenge.
     let challenge = match error {
         AuthError::Missing => format!("Bearer resource_metadata=\"{resource_metadata}\""),
@@ -184,7 +188,8 @@ fn too_many(limited: &RateLimited) -> Response {
     response
 }
 
-/// Middleware: authenticate, rate-limit, put the [`Caller`] into the extensions.
+/// Middleware: authenticate (bearer header first; without one, a verified client certificate),
+/// rate-limit, put the [`Caller`] into the extensions.
 pub(crate) async fn authenticate(
     State(layer): State<AuthLayer>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -196,8 +201,14 @@ pub(crate) async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().map(str::to_owned));
+    let client_cert = request.extensions().get::<super::ClientCert>();
     let result = match header {
-        None => Err(AuthError::Missing),
+        None => match client_cert {
+            Some(cert) if auth.accepts_client_certs() => {
+                auth.authenticate_client_cert(cert.names())
+            }
+            _ => Err(AuthError::Missing),
+        },
         Some(Err(_)) => Err(AuthError::Malformed),
         Some(Ok(value)) => {
             let is_key = value
@@ -229,7 +240,7 @@ pub(crate) async fn authenticate(
                     message: error.to_string(),
                 },
             );
-            return unauthorized(auth, request.headers(), &error);
+            return unauthorized(&layer, request.headers(), &error);
         }
     };
     if let Err(limited) = auth.rate_limit(&principal) {
@@ -285,7 +296,7 @@ pub(crate) async fn permit(mut request: Request, next: Next) -> Response {
 pub(crate) async fn metadata(State(layer): State<AuthLayer>, request: Request) -> Response {
     let auth = &layer.auth;
     let resource = if auth.resource().is_empty() {
-        format!("{}/mcp", base_url(auth, request.headers()))
+        format!("{}/mcp", base_url(auth, layer.https, request.headers()))
     } else {
         auth.resource().to_owned()
     };

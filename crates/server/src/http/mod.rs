@@ -12,6 +12,10 @@
 //!    rate (429), unknown sessions on DELETE (404);
 //! 5. rmcp's Streamable HTTP service, whose handler is wrapped in [`crate::mcp::Observed`].
 //!
+//! With `[http.tls]` the same router is served over TLS by [`tls::TlsListener`] (handshake
+//! timeout, hot-reloaded certificate); a verified client certificate reaches the auth layer as
+//! a [`tls::ClientCert`] in the request extensions.
+//!
 //! [`HttpServer::bind`] listens at once, so `/healthz` and `/readyz` answer while the node is
 //! still opening its store; [`HttpServer::ready`] then switches MCP on.
 
@@ -21,23 +25,26 @@ pub mod jsonrpc;
 mod ops;
 pub mod origin;
 mod sessions;
+pub mod tls;
 mod ws;
 
 pub use auth::{Caller, Permitted};
 pub use drain::{CountedBody, InFlight, InFlightGuard};
 pub use sessions::SessionRegistry;
+pub use tls::{ClientCert, TlsError, TlsFiles};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
+use axum::serve::{IncomingStream, Listener, ListenerExt};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{Method, StatusCode, header};
 use mcpflow_model::Transport as TransportKind;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
@@ -79,6 +86,8 @@ pub(crate) struct HttpState {
     mcp_shutdown: CancellationToken,
     /// Authentication and authorisation; `None` only on loopback.
     auth: Option<Arc<mcpflow_auth::Auth>>,
+    /// Served over TLS (for URLs the server advertises).
+    https: bool,
 }
 
 impl HttpState {
@@ -129,6 +138,8 @@ impl HttpState {
 pub struct HttpServer {
     listener: TcpListener,
     state: Arc<HttpState>,
+    /// `[http.tls]`, checked at bind time; `None` serves plain HTTP.
+    tls: Option<Arc<TlsFiles>>,
 }
 
 /// Hands the node to a server that is already listening.
@@ -187,13 +198,17 @@ impl HttpServer {
         Self::bind_with_auth(config, None).await
     }
 
-    /// Binds `config.listen`; with `auth`, `/mcp` and `/ws` require a bearer JWT or API key
-    /// and tools/resources are checked per principal. Without `auth` only loopback addresses
-    /// are accepted.
+    /// Binds `config.listen`; with `auth`, `/mcp` and `/ws` require a bearer JWT, an API key
+    /// or a mapped client certificate, and tools/resources are checked per principal. Without
+    /// `auth` only loopback addresses are accepted — mTLS alone does not count: who may do
+    /// what (roles, tenant) comes from `[auth]`. With `config.tls`, the certificate files are
+    /// read and checked here, so a bad file stops the start with an error naming it.
     pub async fn bind_with_auth(
         config: HttpConfig,
         auth: Option<Arc<mcpflow_auth::Auth>>,
     ) -> std::io::Result<Self> {
+        let invalid =
+            |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
         if auth.is_none() && !config.listen.ip().is_loopback() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -203,6 +218,20 @@ impl HttpServer {
                      and/or api_keys_file, plus roles_file), or listen on 127.0.0.1",
                     config.listen
                 ),
+            ));
+        }
+        let tls = match &config.tls {
+            Some(tls) => Some(Arc::new(
+                TlsFiles::load(tls).map_err(|e| invalid(e.to_string()))?,
+            )),
+            None => None,
+        };
+        if auth.as_ref().is_some_and(|a| a.accepts_client_certs())
+            && !tls.as_ref().is_some_and(|t| t.verifies_clients())
+        {
+            return Err(invalid(
+                "[[auth.client_certs]] is set but no client certificate is ever verified: set [http.tls] cert_file, key_file and client_ca_file (the CA that issues the client certificates)"
+                    .into(),
             ));
         }
         // Metrics recorded before the recorder exists are lost; install it first.
@@ -227,8 +256,18 @@ impl HttpServer {
             in_flight: InFlight::default(),
             mcp_shutdown: CancellationToken::new(),
             auth,
+            https: tls.is_some(),
         });
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            tls,
+        })
+    }
+
+    /// The TLS files in use (to reload them by hand; they are also polled), if serving HTTPS.
+    pub fn tls(&self) -> Option<&Arc<TlsFiles>> {
+        self.tls.as_ref()
     }
 
     /// The address actually bound (useful with port 0).
@@ -249,12 +288,6 @@ impl HttpServer {
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let state = self.state.clone();
         let app = router(state.clone());
-        let listener = self.listener.tap_io(|tcp| {
-            // Without it, small replies wait up to 40 ms for the peer's delayed ACK.
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
         let grace = Duration::from_secs(state.config.shutdown_grace_secs);
         let drain = {
             let state = state.clone();
@@ -289,16 +322,52 @@ impl HttpServer {
                 }
             }
         });
-        let serving = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let result = serving.await;
+        let result = match self.tls {
+            None => {
+                let listener = self.listener.tap_io(|tcp| {
+                    // Without it, small replies wait up to 40 ms for the peer's delayed ACK.
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::warn!(error = %e, "could not set TCP_NODELAY");
+                    }
+                });
+                run(listener, app, shutdown).await
+            }
+            Some(files) => {
+                let watcher = files.clone().watch();
+                let result = run(tls::TlsListener::new(self.listener, files), app, shutdown).await;
+                watcher.abort();
+                result
+            }
+        };
         limiter_gc.abort();
         tracing::info!("HTTP server stopped");
         result
     }
+}
+
+/// Serves `app` on `listener` until `shutdown`, then waits for open connections to finish
+/// (axum's graceful shutdown). Every request gets the peer address (`ConnectInfo`) and, over
+/// mTLS, the verified [`ClientCert`].
+async fn run<L>(listener: L, app: Router, shutdown: CancellationToken) -> std::io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+    L::Io: tls::PeerCert,
+{
+    let make_service = tower::service_fn(move |incoming: IncomingStream<'_, L>| {
+        let peer = *incoming.remote_addr();
+        let cert = tls::PeerCert::client_cert(incoming.io());
+        let service = tower::ServiceExt::map_request(app.clone(), move |mut request: Request| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            if let Some(cert) = &cert {
+                request.extensions_mut().insert(cert.clone());
+            }
+            request
+        });
+        std::future::ready(Ok::<_, Infallible>(service))
+    });
+    axum::serve(listener, make_service)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }
 
 fn router(state: Arc<HttpState>) -> Router {
@@ -307,7 +376,10 @@ fn router(state: Arc<HttpState>) -> Router {
         &state.config.allowed_origins,
         &state.config.allowed_hosts,
     ));
-    let auth = state.auth.clone().map(|auth| auth::AuthLayer { auth });
+    let auth = state.auth.clone().map(|auth| auth::AuthLayer {
+        auth,
+        https: state.https,
+    });
     let mut mcp_routes = Router::new().route("/mcp", any(mcp_endpoint));
     if auth.is_some() {
         mcp_routes = mcp_routes.layer(middleware::from_fn(auth::permit));

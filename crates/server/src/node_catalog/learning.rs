@@ -180,6 +180,7 @@ pub fn register(catalog: &mut Catalog) {
             answer(
                 node.learning()
                     .start(&agent, task)
+                    .await
                     .map(|id| json!({ "id": id })),
             )
         },
@@ -211,6 +212,7 @@ pub fn register(catalog: &mut Catalog) {
                     .node()
                     .learning()
                     .record_step(a.id, step)
+                    .await
                     .map(|()| json!({ "id": a.id })),
             )
         },
@@ -251,6 +253,7 @@ pub fn register(catalog: &mut Catalog) {
                     .node()
                     .learning()
                     .end(a.id, outcome, a.reward, a.latency_ms)
+                    .await
                     .map(|e| json!({ "trajectory": e.trajectory, "cycle": e.cycle })),
             )
         },

@@ -1,8 +1,15 @@
-//! The hook for a semantic layer (embedding similarity to known attacks, a classifier).
+//! The semantic layer: evidence from meaning rather than wording.
 //!
-//! mcpflow does not ship one yet: rules and validators run alone. A layer plugged in with
-//! [`crate::Guard::with_semantic`] sees the normalised text and returns signals whose weights
-//! join the rule evidence of the same category.
+//! A layer plugged in with [`crate::Guard::with_semantic`] sees the normalised text and
+//! returns signals whose weights join the rule evidence of the same category. mcpflow ships
+//! one, [`ExemplarLayer`] (embedding similarity to known attack intents, `exemplars.rs`);
+//! without a layer, rules and validators run alone.
+
+mod exemplars;
+
+pub use exemplars::{
+    DEFAULT_EXEMPLARS, ExemplarError, ExemplarLayer, ExemplarSettings, SentenceEncoder,
+};
 
 use crate::types::{Category, Channel};
 use std::fmt::Debug;

@@ -123,7 +123,8 @@ start_server() {
   SERVER_BASE="http://127.0.0.1:$port"
   SERVER_URL="$SERVER_BASE/mcp"
   trap 'stop_server' EXIT
-  for _ in $(seq 1 100); do
+  # Up to ~90 s: a debug build loads the embedding model at start on a busy machine.
+  for _ in $(seq 1 600); do
     if python3 -c "import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" "$SERVER_BASE/readyz" 2>/dev/null; then return 0; fi
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$SERVER_LOG" >&2; return 1; fi
     sleep 0.1

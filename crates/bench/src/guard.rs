@@ -5,12 +5,21 @@
 //! keywords in one Aho-Corasick automaton alone (the least a literal-keyword scanner does).
 //! mcpflow's rules path is `Guard::scan` with PII off: normalisation into views with offset
 //! maps, keywords and the `RegexSet` on every view, structural checks, payload decoding and the
-//! Caesar probe. The full path adds the PII recognisers.
+//! Caesar probe. The full path adds the PII recognisers. The semantic path is the full path
+//! plus the semantic layer on all-MiniLM-L6-v2 (when the model is installed): every sentence
+//! window embedded and compared with the known-attack exemplars — at most
+//! `ExemplarSettings::max_windows` windows per text, so the largest texts are only partly
+//! embedded.
 
 use aho_corasick::AhoCorasick;
 use clap::Args;
+use mcpflow_embed::{Embedder, MiniLm, default_model_dir};
+use mcpflow_guard::semantic::{
+    DEFAULT_EXEMPLARS, ExemplarLayer, ExemplarSettings, SentenceEncoder,
+};
 use mcpflow_guard::{Channel, Guard, GuardConfig};
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Flags of `mcpflow bench guard`.
@@ -34,6 +43,20 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         ..GuardConfig::default()
     })?;
     let full = Guard::with_defaults()?;
+    let semantic = match MiniLm::load(&default_model_dir()) {
+        Ok(model) => {
+            let layer = ExemplarLayer::new(
+                Arc::new(Encoder(model)),
+                DEFAULT_EXEMPLARS,
+                ExemplarSettings::default(),
+            )?;
+            Some(Guard::with_defaults()?.with_semantic(Arc::new(layer)))
+        }
+        Err(e) => {
+            println!("semantic path not measured: {e}");
+            None
+        }
+    };
     let keywords = AhoCorasick::new(rules_only.rules().keywords())?;
     println!(
         "mcpflow bench guard: {} rules ({} keywords), one thread, median of {} rounds of >= {} ms",
@@ -43,12 +66,13 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         args.round_ms
     );
     println!(
-        "\n  {:>6} {:>14} {:>14} {:>14} {:>14} {:>12} {:>12}",
+        "\n  {:>6} {:>14} {:>14} {:>14} {:>14} {:>15} {:>12} {:>12}",
         "KiB",
         "memchr µs/KB",
         "aho µs/KB",
         "rules µs/KB",
         "full µs/KB",
+        "semantic µs/KB",
         "rules/aho",
         "rules/memchr"
     );
@@ -61,19 +85,33 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         let aho = per_kb(&|t| keywords.find_overlapping_iter(t).count());
         let rules = per_kb(&|t| rules_only.scan(t, Channel::ToolOutput).findings.len());
         let all = per_kb(&|t| full.scan(t, Channel::ToolOutput).findings.len());
+        let meaning = semantic.as_ref().map_or(f64::NAN, |g| {
+            per_kb(&|t| g.scan(t, Channel::ToolOutput).findings.len())
+        });
         println!(
-            "  {:>6} {:>14.3} {:>14.3} {:>14.3} {:>14.3} {:>11.1}x {:>11.0}x",
+            "  {:>6} {:>14.3} {:>14.3} {:>14.3} {:>14.3} {:>15.1} {:>11.1}x {:>11.0}x",
             kib,
             memchr,
             aho,
             rules,
             all,
+            meaning,
             rules / aho,
             rules / memchr
         );
     }
     println!("\n  goal: rules path <= 20 µs/KB");
     Ok(())
+}
+
+/// MiniLM as the semantic layer's encoder.
+#[derive(Debug)]
+struct Encoder(MiniLm);
+
+impl SentenceEncoder for Encoder {
+    fn encode(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        self.0.embed(texts).map_err(|e| e.to_string())
+    }
 }
 
 /// Median microseconds per KB (1000 bytes) of `f` over all texts.

@@ -126,7 +126,8 @@ fn serves_http_with_json_logs_and_exits_zero_on_sigterm() {
     }
     let addr = addr.expect("the server never logged its address");
     let mut ready = false;
-    for _ in 0..100 {
+    // Up to 90 s: a debug build loads the embedding model at start, on a busy CI machine.
+    for _ in 0..1800 {
         if http_get(&addr, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
             ready = true;
             break;

@@ -3,85 +3,18 @@
 //! come back with their ids and state. Driven through the CLI's own client commands.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn mcpflow() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpflow"));
-    command.env_remove("RUST_LOG").env_remove("MCPFLOW_CONFIG");
-    command
-}
+mod support;
 
-struct Server {
-    child: Child,
-    url: String,
-}
+use support::{Server, mcpflow};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `mcpflow serve` on a free port and waits until it is ready.
+/// Starts `mcpflow serve` and waits until the CLI's client commands work.
 fn serve(data: &std::path::Path, store: Option<&str>) -> Server {
-    let mut command = mcpflow();
-    command
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data);
-    if let Some(store) = store {
-        command.args(["--store", store]);
-    }
-    let mut child = command
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while addr.is_none() && Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Ok(log) = serde_json::from_str::<Value>(&line)
-            && let Some(a) = log.get("addr").and_then(Value::as_str)
-        {
-            addr = Some(a.to_owned());
-        }
-    }
-    let addr = addr.expect("the server never logged its address");
-    // Keep draining its logs so it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while stderr.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let server = Server {
-        child,
-        url: format!("http://{addr}/mcp"),
-    };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&addr).is_ok()
-            && cli(&server.url, &["agent", "list"]).is_ok()
-        {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server at {addr} never became ready");
+    support::serve(data, store, |server| {
+        cli(&server.url, &["agent", "list"]).is_ok()
+    })
 }
 
 /// Runs a client subcommand; its JSON output, or its error message.

@@ -6,73 +6,16 @@
 
 use mcpflow_server::client::Remote;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-struct Server {
-    child: Child,
-    url: String,
-}
+mod support;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::Server;
 
-/// Starts `mcpflow serve` on a free port and waits until it answers MCP.
+/// Starts `mcpflow serve` and waits until it answers MCP.
 fn serve(rt: &tokio::runtime::Runtime, data: &std::path::Path, store: Option<&str>) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcpflow"));
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("MCPFLOW_CONFIG")
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data);
-    if let Some(store) = store {
-        command.args(["--store", store]);
-    }
-    let mut child = command
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
-    let mut line = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while addr.is_none() && Instant::now() < deadline {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Ok(log) = serde_json::from_str::<Value>(&line)
-            && let Some(a) = log.get("addr").and_then(Value::as_str)
-        {
-            addr = Some(a.to_owned());
-        }
-    }
-    let addr = addr.expect("the server never logged its address");
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while stderr.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    let server = Server {
-        child,
-        url: format!("http://{addr}/mcp"),
-    };
-    for _ in 0..400 {
-        if rt.block_on(async {
+    support::serve(data, store, |server| {
+        rt.block_on(async {
             match Remote::connect(&server.url).await {
                 Ok(r) => {
                     let ok = r.call("memory_stats", json!({})).await.is_ok();
@@ -81,12 +24,8 @@ fn serve(rt: &tokio::runtime::Runtime, data: &std::path::Path, store: Option<&st
                 }
                 Err(_) => false,
             }
-        }) {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server at {addr} never became ready");
+        })
+    })
 }
 
 fn call(rt: &tokio::runtime::Runtime, url: &str, tool: &str, args: Value) -> Value {

@@ -200,6 +200,16 @@ impl ExemplarLayer {
         self.failures.load(Ordering::Relaxed)
     }
 
+    /// The byte ranges of `normalized` this layer embeds: whole sentences packed up to
+    /// `window_words` words, at most `max_windows` of them.
+    pub fn windows(&self, normalized: &str) -> Vec<(usize, usize)> {
+        windows(
+            normalized,
+            self.settings.window_words,
+            self.settings.max_windows,
+        )
+    }
+
     fn weight(&self, similarity: f32) -> f32 {
         let s = &self.settings;
         let span = (s.full_similarity - s.min_similarity).max(f32::EPSILON);
@@ -210,11 +220,7 @@ impl ExemplarLayer {
 
 impl SemanticLayer for ExemplarLayer {
     fn assess(&self, normalized: &str, _channel: Channel) -> Vec<SemanticSignal> {
-        let windows = windows(
-            normalized,
-            self.settings.window_words,
-            self.settings.max_windows,
-        );
+        let windows = self.windows(normalized);
         if windows.is_empty() {
             return Vec::new();
         }

@@ -133,6 +133,14 @@ def main():
             key = (a["injection_type"], a["injection_variant"])
             per_variant[key][1] += 1
             per_variant[key][0] += flagged(by_id[f"cse-{i}"])
+        # CyberSecEval's "logic-violating" rows are attacks only against their system prompt
+        # (e.g. an off-topic question to a bot told to stay on topic); the text alone is benign.
+        per_risk = defaultdict(lambda: [0, 0])
+        for i, a in atk:
+            per_risk[a["risk_category"]][1] += 1
+            per_risk[a["risk_category"]][0] += flagged(by_id[f"cse-{i}"])
+        print("   recall by risk category: " + ", ".join(
+            f"{r} {hit}/{n} ({fmt(hit / n)})" for r, (hit, n) in sorted(per_risk.items())))
         print("   recall by technique:")
         for (t, v), (hit, n) in sorted(per_variant.items()):
             print(f"     {t:8} {v:34} {hit:3}/{n:<3}")

@@ -29,9 +29,11 @@ pub struct GateConfig {
     /// A rules file (TOML) instead of the built-in rules.
     #[serde(default)]
     pub rules: Option<PathBuf>,
-    /// The semantic layer (similarity to known attacks with memory's embedding model; on by
-    /// default, and off — with a warning — when only the degraded stand-in embedder exists).
-    #[serde(default = "yes")]
+    /// The semantic layer: similarity to known attacks with memory's embedding model. Off by
+    /// default because of its cost — a MiniLM pass per 40-word window, tens of milliseconds
+    /// per scanned text on one core, on every gated path; with it on, only the degraded
+    /// stand-in embedder keeps it off (with a warning).
+    #[serde(default)]
     pub semantic: bool,
 }
 
@@ -44,7 +46,7 @@ impl Default for GateConfig {
         Self {
             enabled: true,
             rules: None,
-            semantic: true,
+            semantic: false,
         }
     }
 }

@@ -45,7 +45,9 @@ pub struct ExemplarSettings {
     pub max_weight: f32,
     /// Most words in one window (sentences are kept whole unless one alone is longer).
     pub window_words: usize,
-    /// Most windows assessed per text; the rest of a longer text is left to the rules.
+    /// Most windows assessed per text; the rest of a longer text is left to the rules. Each
+    /// window costs a MiniLM forward pass (~1 GFLOP for 40 words, tens of milliseconds on one
+    /// core), so this bounds what one scanned text can cost.
     pub max_windows: usize,
 }
 
@@ -58,7 +60,7 @@ impl Default for ExemplarSettings {
             min_weight: 0.35,
             max_weight: 0.8,
             window_words: 40,
-            max_windows: 48,
+            max_windows: 8,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! configured, driven with reqwest (and a WebSocket client for the dispatch-point check).
 //! Every refusal must have the right status and header and reach the audit hook.
 
+mod support;
+
 use futures::{SinkExt, StreamExt};
 use mcpflow_auth::testing::{Signer, TestIssuer, now};
 use mcpflow_auth::{
@@ -105,49 +107,12 @@ impl Harness {
         session: Option<&str>,
         body: Value,
     ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("http://{}/mcp", self.addr))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(bearer) = bearer {
-            request = request.bearer_auth(bearer);
-        }
-        if let Some(session) = session {
-            request = request
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", "2025-11-25");
-        }
-        request.send().await.unwrap()
+        support::post_mcp(&self.http, self.addr, bearer, session, body).await
     }
 
     /// Opens a session as `bearer`; returns its id.
     async fn initialize(&self, bearer: &str) -> String {
-        let response = self
-            .post(
-                Some(bearer),
-                None,
-                json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": { "name": "auth-tests", "version": "1" } } }),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::OK, "initialize");
-        let id = response.headers()["mcp-session-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        response.text().await.unwrap();
-        let note = self
-            .post(
-                Some(bearer),
-                Some(&id),
-                json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
-            )
-            .await;
-        assert_eq!(note.status(), StatusCode::ACCEPTED);
-        id
+        support::initialize_as(&self.http, self.addr, bearer, "auth-tests").await
     }
 
     fn refusals(&self) -> Vec<AuthOutcome> {

@@ -2,6 +2,8 @@
 //! `compliance_check` / `compliance_report` tools, over real HTTP with auth configured (the
 //! way `mcpflow serve` wires it: the server's `Auth` audits through `AuthAuditor`).
 
+mod support;
+
 use mcpflow_auth::testing::{Signer, TestIssuer, now};
 use mcpflow_auth::{Auth, PolicyStore, PrincipalKind, Rbac, apikey, ratelimit};
 use mcpflow_node::{AuthAuditor, Node, NodeConfig, REFUSED_ACTION};
@@ -137,49 +139,12 @@ impl Harness {
         session: Option<&str>,
         body: Value,
     ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("http://{}/mcp", self.addr))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(bearer) = bearer {
-            request = request.bearer_auth(bearer);
-        }
-        if let Some(session) = session {
-            request = request
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", "2025-11-25");
-        }
-        request.send().await.unwrap()
+        support::post_mcp(&self.http, self.addr, bearer, session, body).await
     }
 
     /// Opens a session as `bearer`; returns its id.
     async fn initialize(&self, bearer: &str) -> String {
-        let response = self
-            .post(
-                Some(bearer),
-                None,
-                json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": { "name": "compliance-tests", "version": "1" } } }),
-            )
-            .await;
-        assert_eq!(response.status(), StatusCode::OK, "initialize");
-        let id = response.headers()["mcp-session-id"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        response.text().await.unwrap();
-        let note = self
-            .post(
-                Some(bearer),
-                Some(&id),
-                json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
-            )
-            .await;
-        assert_eq!(note.status(), StatusCode::ACCEPTED);
-        id
+        support::initialize_as(&self.http, self.addr, bearer, "compliance-tests").await
     }
 
     /// Calls `name` as `bearer` in `session`: the HTTP status and the JSON-RPC reply.

@@ -219,3 +219,63 @@ pub async fn wait_for_event(
     .ok()
     .flatten()
 }
+
+/// POSTs `body` to `/mcp` at `addr` as raw HTTP, with a bearer token and a session (2025-11-25)
+/// when given: the auth tests need to see every status code.
+pub async fn post_mcp(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    bearer: Option<&str>,
+    session: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut request = http
+        .post(format!("http://{addr}/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    if let Some(session) = session {
+        request = request
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    request.send().await.unwrap()
+}
+
+/// Opens a session at `addr` as `bearer` (initialize, then initialized); returns its id.
+pub async fn initialize_as(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    bearer: &str,
+    client: &str,
+) -> String {
+    let response = post_mcp(
+        http,
+        addr,
+        Some(bearer),
+        None,
+        json!({ "jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": client, "version": "1" } } }),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK, "initialize");
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    response.text().await.unwrap();
+    let note = post_mcp(
+        http,
+        addr,
+        Some(bearer),
+        Some(&id),
+        json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+    )
+    .await;
+    assert_eq!(note.status(), StatusCode::ACCEPTED);
+    id
+}

@@ -260,26 +260,7 @@ async fn recovery_after_an_abrupt_stop_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_after_an_abrupt_stop_on_postgres() {
-    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {base} is required ({e}); set MCPFLOW_TEST_POSTGRES_URL")
-        });
-    tokio::spawn(conn);
-    let schema = format!("mcpflow_agents_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = StoreUrl::parse(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
-    recovery_on(&url).await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    let schema = mcpflow_store::testing::ScratchSchema::create("mcpflow_agents").await;
+    recovery_on(schema.url()).await;
+    schema.drop().await;
 }

@@ -5,6 +5,7 @@
 //! real PostgreSQL.
 
 use mcpflow_server::client::Remote;
+use mcpflow_store::testing::ScratchSchema;
 use serde_json::{Value, json};
 use std::process::Command;
 
@@ -188,22 +189,10 @@ fn memory_survives_kill_9_on_sqlite() {
 
 #[test]
 fn memory_survives_kill_9_on_postgres() {
-    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("mcpflow_memcrash_{}", std::process::id());
-    let psql = |sql: &str| {
-        let status = Command::new("psql")
-            .args([base.as_str(), "-qc", sql])
-            .env("PGOPTIONS", "--client-min-messages=warning")
-            .status()
-            .expect("psql is needed to prepare the PostgreSQL schema");
-        assert!(status.success(), "psql {sql}");
-    };
-    psql(&format!(
-        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-    ));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    crash_and_recover(Some(&url));
-    psql(&format!("DROP SCHEMA {schema} CASCADE"));
+    // The schema is made and dropped on a runtime of the test's own; the server under test
+    // is a separate process.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let schema = rt.block_on(ScratchSchema::create("mcpflow_memcrash"));
+    crash_and_recover(Some(schema.url_text()));
+    rt.block_on(schema.drop());
 }

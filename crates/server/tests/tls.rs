@@ -54,9 +54,21 @@ impl Ca {
     }
 
     fn issue(&self, cn: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> Pair {
-        let key = KeyPair::generate().unwrap();
-        let mut params =
+        let params =
             CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        self.sign(params, cn, usage)
+    }
+
+    /// A server certificate valid from `not_before` to `not_after` (year, month, day).
+    fn server_valid(&self, not_before: (i32, u8, u8), not_after: (i32, u8, u8)) -> Pair {
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
+        params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+        self.sign(params, "mcpflow test server", ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    fn sign(&self, mut params: CertificateParams, cn: &str, usage: ExtendedKeyUsagePurpose) -> Pair {
+        let key = KeyPair::generate().unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         params.extended_key_usages = vec![usage];
         let cert = params.signed_by(&key, &self.issuer).unwrap();
@@ -571,6 +583,36 @@ fn bad_files_are_refused_with_the_file_named() {
     assert!(files.reload().is_err());
     std::fs::write(dir.path().join("c.pem"), &other.cert).unwrap();
     assert!(files.reload().unwrap(), "complete rotation installed");
+}
+
+#[test]
+fn expired_and_not_yet_valid_certificates_are_refused_and_the_expiry_is_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("CA");
+
+    let expired = ca.server_valid((2020, 1, 1), (2021, 1, 1));
+    let err = TlsFiles::load(&tls_in(dir.path(), &expired.cert, &expired.key))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("c.pem") && err.contains("expired"), "{err}");
+
+    let future = ca.server_valid((2999, 1, 1), (3000, 1, 1));
+    let err = TlsFiles::load(&tls_in(dir.path(), &future.cert, &future.key))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not valid before"), "{err}");
+
+    let valid = ca.server_valid((2020, 1, 1), (2999, 6, 1));
+    let files = TlsFiles::load(&tls_in(dir.path(), &valid.cert, &valid.key)).unwrap();
+    let year_2999_june = std::time::UNIX_EPOCH + Duration::from_secs(32_485_190_400);
+    assert_eq!(files.not_after(), year_2999_june);
+
+    // Rotating to an expired certificate is refused; the valid one stays in use.
+    std::fs::write(dir.path().join("c.pem"), &expired.cert).unwrap();
+    std::fs::write(dir.path().join("k.pem"), &expired.key).unwrap();
+    let err = files.reload().unwrap_err().to_string();
+    assert!(err.contains("expired"), "{err}");
+    assert_eq!(files.not_after(), year_2999_june);
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod memory;
 mod migrate;
 mod postgres;
 mod sqlite;
+pub mod testing;
 mod trajectory;
 mod url;
 

@@ -12,7 +12,6 @@ use mcpflow_store::{
     StoreUrl, TaskQuery, TrajectoryRow, open,
 };
 
-const DEFAULT_PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn agent(id: &str, node: &str) -> AgentRecord {
     AgentRecord {
@@ -416,22 +415,8 @@ fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
 
 #[tokio::test]
 async fn postgres_backend() {
-    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.into());
-    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {base} is required for this test ({e}); set MCPFLOW_TEST_POSTGRES_URL")
-        });
-    tokio::spawn(conn);
-    let schema = format!("mcpflow_test_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = StoreUrl::parse(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
+    let schema = mcpflow_store::testing::ScratchSchema::create("mcpflow_test").await;
+    let url = schema.url().clone();
 
     let store = open(&url).await.unwrap();
     assert_eq!(store.backend(), "postgres");
@@ -439,9 +424,5 @@ async fn postgres_backend() {
     // A second node opening the same database finds it migrated.
     let again = open(&url).await.unwrap();
     assert_eq!(again.schema_version().await.unwrap(), MIGRATION_COUNT);
-
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    schema.drop().await;
 }

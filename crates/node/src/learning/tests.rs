@@ -1,6 +1,7 @@
 use super::*;
 use crate::{Node, NodeConfig};
 use mcpflow_intel::routing::{LearningStats, Ranked};
+use mcpflow_store::testing::ScratchSchema;
 use mcpflow_store::{StoreUrl, open};
 
 const AGENTS: [(&str, &str); 3] = [("good", "rust"), ("bad", "rust"), ("docs", "writing")];
@@ -202,31 +203,17 @@ async fn learning_survives_restarts_on_sqlite_directly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn learning_survives_restarts_on_postgres() {
-    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {base} is required ({e}); set MCPFLOW_TEST_POSTGRES_URL")
-        });
-    tokio::spawn(conn);
-    let schema = format!("mcpflow_learning_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = StoreUrl::parse(&format!("{base}{sep}options=-csearch_path%3D{schema}")).unwrap();
+    let schema = ScratchSchema::create("mcpflow_learning").await;
+    let url = schema.url().clone();
     survives_restart(&url).await;
 
     // A write the store refuses: the caller hears the change is not durable, and every later
     // change is refused before it touches the router.
     let l = direct(&url, "node-c").await;
     run_direct(&l, 0..2).await;
-    admin
-        .batch_execute(&format!("DROP TABLE {schema}.trajectories"))
+    schema
+        .admin()
+        .batch_execute(&format!("DROP TABLE {}.trajectories", schema.name()))
         .await
         .unwrap();
     let e = l.start("good", vec_task(0)).await.unwrap_err();
@@ -241,8 +228,5 @@ async fn learning_survives_restarts_on_postgres() {
     );
     assert_eq!(l.learning_stats().active_trajectories, active);
     l.shutdown().await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    schema.drop().await;
 }

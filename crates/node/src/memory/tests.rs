@@ -177,30 +177,10 @@ async fn memory_survives_restarts_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_survives_restarts_on_postgres() {
-    let base = std::env::var("MCPFLOW_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let (admin, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {base} is required ({e}); set MCPFLOW_TEST_POSTGRES_URL")
-        });
-    tokio::spawn(conn);
-    let schema = format!("mcpflow_memory_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .await
-        .unwrap();
-    let url = format!("{base}?options=-csearch_path%3D{schema}");
-    let store = mcpflow_store::open(&mcpflow_store::StoreUrl::parse(&url).unwrap())
-        .await
-        .unwrap();
+    let schema = mcpflow_store::testing::ScratchSchema::create("mcpflow_memory").await;
+    let store = mcpflow_store::open(schema.url()).await.unwrap();
     survives_restarts(store).await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
+    schema.drop().await;
 }
 
 // Current-thread: the counter it reads is bumped right after the event it waits for.

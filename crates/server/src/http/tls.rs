@@ -8,6 +8,10 @@
 //! - [`TlsFiles::watch`] re-reads the files every `reload_poll_ms`; new content that checks
 //!   out is used for new connections (open ones keep theirs), bad content is logged and the
 //!   old set kept. Rotation is "write the new files" — no signal, no restart.
+//! - Expiry: a leaf certificate that is expired or not yet valid is refused (at start and on
+//!   reload); one that expires within [`EXPIRY_WARNING`] is logged as a warning at load and
+//!   once a day after, and `mcpflow_tls_certificate_expiry_seconds` tells monitoring how long
+//!   is left.
 //! - [`ClientCert`]: the names of a verified client certificate, put into every request of
 //!   the connection for the auth layer (`[[auth.client_certs]]` maps them to principals).
 //!
@@ -22,7 +26,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
@@ -102,6 +106,55 @@ fn private_key(path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsErr
     })
 }
 
+/// How long before the certificate's end the server starts warning.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// When the leaf certificate (the first in `cert_file`) stops being valid; refuses one that is
+/// not valid now — clients would reject it anyway, with a less helpful message.
+fn leaf_not_after(path: &Path, leaf: &CertificateDer<'_>) -> Result<SystemTime, TlsError> {
+    let invalid = |message: String| TlsError::Content {
+        key: "cert_file",
+        path: path.to_owned(),
+        message,
+    };
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|e| invalid(format!("the first certificate cannot be parsed ({e})")))?;
+    let validity = cert.validity();
+    let now_secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    if now_secs > validity.not_after.timestamp() {
+        return Err(invalid(format!(
+            "the certificate expired on {}; install a renewed one",
+            validity.not_after
+        )));
+    }
+    if now_secs < validity.not_before.timestamp() {
+        return Err(invalid(format!(
+            "the certificate is not valid before {}; check this machine's clock or the certificate",
+            validity.not_before
+        )));
+    }
+    let not_after = u64::try_from(validity.not_after.timestamp()).unwrap_or(0);
+    Ok(UNIX_EPOCH + Duration::from_secs(not_after))
+}
+
+/// Publishes how long the certificate has left, and warns when that is under
+/// [`EXPIRY_WARNING`].
+fn report_expiry(not_after: SystemTime, cert_file: &Path) {
+    let left = not_after
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    metrics::gauge!("mcpflow_tls_certificate_expiry_seconds").set(left.as_secs_f64());
+    if left < EXPIRY_WARNING {
+        tracing::warn!(
+            cert_file = %cert_file.display(),
+            days_left = left.as_secs() / 86_400,
+            "the TLS certificate expires soon; write a renewed one to cert_file (it is picked up without a restart)"
+        );
+    }
+}
+
 /// The one crypto provider of the process: aws-lc-rs, as reqwest and jsonwebtoken use.
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -139,9 +192,11 @@ impl Contents {
         })
     }
 
-    /// Checks the files and builds the rustls server configuration.
-    fn build(&self, config: &TlsConfig) -> Result<Arc<ServerConfig>, TlsError> {
+    /// Checks the files and builds the rustls server configuration; also returns when the
+    /// leaf certificate expires.
+    fn build(&self, config: &TlsConfig) -> Result<(Arc<ServerConfig>, SystemTime), TlsError> {
         let chain = certificates("cert_file", &config.cert_file, &self.cert)?;
+        let not_after = leaf_not_after(&config.cert_file, &chain[0])?;
         let key = private_key(&config.key_file, &self.key)?;
         let provider = provider();
         let builder = ServerConfig::builder_with_provider(provider.clone())
@@ -196,7 +251,7 @@ impl Contents {
                 },
             })?;
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(server))
+        Ok((Arc::new(server), not_after))
     }
 }
 
@@ -205,6 +260,8 @@ impl Contents {
 pub struct TlsFiles {
     config: TlsConfig,
     current: RwLock<Arc<ServerConfig>>,
+    /// When the certificate in use expires.
+    not_after: RwLock<SystemTime>,
     /// The file contents last looked at (loaded or refused), so a bad set is reported once.
     seen: std::sync::Mutex<Contents>,
 }
@@ -216,10 +273,12 @@ impl TlsFiles {
             tracing::debug!("[http.tls] client_auth has no effect without client_ca_file");
         }
         let contents = Contents::read(config)?;
-        let server = contents.build(config)?;
+        let (server, not_after) = contents.build(config)?;
+        report_expiry(not_after, &config.cert_file);
         Ok(Self {
             config: config.clone(),
             current: RwLock::new(server),
+            not_after: RwLock::new(not_after),
             seen: std::sync::Mutex::new(contents),
         })
     }
@@ -232,6 +291,14 @@ impl TlsFiles {
     /// Whether a handshake without a valid client certificate is refused.
     pub fn requires_client_cert(&self) -> bool {
         self.verifies_clients() && self.config.client_auth == ClientAuth::Required
+    }
+
+    /// When the certificate in use expires.
+    pub fn not_after(&self) -> SystemTime {
+        *self
+            .not_after
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The configuration for the next handshake.
@@ -256,23 +323,35 @@ impl TlsFiles {
             }
             *seen = contents.clone();
         }
-        let server = contents.build(&self.config)?;
+        let (server, not_after) = contents.build(&self.config)?;
         *self
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = server;
+        *self
+            .not_after
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = not_after;
+        report_expiry(not_after, &self.config.cert_file);
         Ok(true)
     }
 
-    /// Polls the files every `reload_poll_ms` until the task is aborted.
+    /// Polls the files every `reload_poll_ms` until the task is aborted; re-reports the
+    /// certificate's remaining lifetime once a day.
     pub(crate) fn watch(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        const DAY: Duration = Duration::from_secs(86_400);
         let every = Duration::from_millis(self.config.reload_poll_ms.max(50));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
+            let mut reported = Instant::now();
             loop {
                 tick.tick().await;
+                if reported.elapsed() >= DAY {
+                    report_expiry(self.not_after(), &self.config.cert_file);
+                    reported = Instant::now();
+                }
                 let files = self.clone();
                 let outcome = tokio::task::spawn_blocking(move || files.reload()).await;
                 match outcome {

@@ -61,7 +61,7 @@ fn main() {
                 }
             }
             loop {
-                swarm.flush_acks();
+                swarm.run_local(now);
                 for o in swarm.drain_outputs() {
                     match o {
                         Output::Transmit(f) => frames.push(f),

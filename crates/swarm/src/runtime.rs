@@ -115,7 +115,7 @@ impl Core {
                 continue;
             };
             loop {
-                swarm.flush_acks();
+                swarm.run_local(now);
                 for o in swarm.drain_outputs() {
                     match o {
                         Output::Transmit(f) => frames.push(f),

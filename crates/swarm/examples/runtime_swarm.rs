@@ -3,7 +3,7 @@
 //! payload is the send time), beside a raw tokio-mpsc baseline (producers send straight into
 //! the target's bounded mpsc) measured in the same run; prints msgs/s, p50/p99 latency and
 //! the ratio to the baseline. Without pulling in the whole `mcpflow` binary.
-//! `cargo run --release -p mcpflow-swarm --example runtime_swarm -- [members] [messages] [topology]`
+//! `cargo run --release -p mcpflow-swarm --example runtime_swarm -- [members] [messages] [topology] [nobase]`
 
 use bytes::Bytes;
 use mcpflow_swarm::{
@@ -195,7 +195,13 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let only = args.next();
-    let base = rt().block_on(baseline(n, total));
+    // `nobase` as a fourth argument skips the baseline (to profile the routed path alone).
+    let with_base = args.next().as_deref() != Some("nobase");
+    let base = if with_base {
+        rt().block_on(baseline(n, total))
+    } else {
+        (f64::NAN, 0, 0)
+    };
     println!(
         "{:<16} n={n:<6} {:>12.0} msgs/s  p50 {:>6} us  p99 {:>6} us",
         "tokio mpsc", base.0, base.1, base.2

@@ -128,10 +128,17 @@ impl MailboxSender {
         }
         let moved = {
             let mut q = self.shared.lock();
-            let room = self.shared.capacity.saturating_sub(q.len());
-            let n = room.min(pending.len());
-            q.extend(pending.drain(..n));
-            n
+            if q.is_empty() && pending.len() <= self.shared.capacity {
+                // All of it fits into an empty mailbox: swap the queues instead of moving
+                // each mail (the runtime keeps the member's drained buffer for next time).
+                std::mem::swap(&mut *q, pending);
+                q.len()
+            } else {
+                let room = self.shared.capacity.saturating_sub(q.len());
+                let n = room.min(pending.len());
+                q.extend(pending.drain(..n));
+                n
+            }
         };
         if moved > 0 {
             self.shared.wake.notify_one();

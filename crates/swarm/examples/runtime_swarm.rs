@@ -179,6 +179,25 @@ async fn routed(n: u64, total: u64, kind: TopologyKind) -> (f64, u64, u64) {
     sink.result(start.elapsed().as_secs_f64(), per * PRODUCERS)
 }
 
+/// CPU seconds this process has used so far, all threads (Linux `/proc/self/stat`, 10 ms
+/// resolution; NaN elsewhere). On a shared machine the wall clock says how much CPU we got;
+/// this says how much we needed.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name: state is field 3; utime, stime are 14, 15.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i - 3).and_then(|x| x.parse::<f64>().ok());
+    match (ticks(14), ticks(15)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -197,14 +216,16 @@ fn main() {
     let only = args.next();
     // `nobase` as a fourth argument skips the baseline (to profile the routed path alone).
     let with_base = args.next().as_deref() != Some("nobase");
+    let cpu = cpu_seconds();
     let base = if with_base {
         rt().block_on(baseline(n, total))
     } else {
         (f64::NAN, 0, 0)
     };
+    let base_cpu = (cpu_seconds() - cpu) * 1e9 / total as f64;
     println!(
-        "{:<16} n={n:<6} {:>12.0} msgs/s  p50 {:>6} us  p99 {:>6} us",
-        "tokio mpsc", base.0, base.1, base.2
+        "{:<16} n={n:<6} {:>12.0} msgs/s  p50 {:>6} us  p99 {:>6} us  cpu {:>5.0} ns/msg",
+        "tokio mpsc", base.0, base.1, base.2, base_cpu
     );
     for (name, kind) in [
         ("mesh", TopologyKind::Mesh),
@@ -215,9 +236,11 @@ fn main() {
         if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
             continue;
         }
+        let cpu = cpu_seconds();
         let r = rt().block_on(routed(n, total, kind));
+        let cpu = (cpu_seconds() - cpu) * 1e9 / total as f64;
         println!(
-            "{name:<16} n={n:<6} {:>12.0} msgs/s  p50 {:>6} us  p99 {:>6} us  {:.3}x mpsc",
+            "{name:<16} n={n:<6} {:>12.0} msgs/s  p50 {:>6} us  p99 {:>6} us  cpu {cpu:>5.0} ns/msg  {:.3}x mpsc",
             r.0,
             r.1,
             r.2,

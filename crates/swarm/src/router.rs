@@ -203,6 +203,9 @@ struct EdgeRx {
 struct Link {
     from: AgentId,
     to: AgentId,
+    /// The topology state (stamp) in which both ends were last seen to be members, so
+    /// frames on the link skip that check until the topology changes.
+    members_at: u64,
     tx: Option<EdgeTx>,
     rx: Option<EdgeRx>,
 }
@@ -431,6 +434,7 @@ impl Router {
                 self.links.push(Link {
                     from,
                     to,
+                    members_at: 0,
                     tx: None,
                     rx: None,
                 });
@@ -669,12 +673,17 @@ impl Router {
                 }
             }
             Body::Data { seq, floor, packet } => {
-                if !topo.contains(to) || !topo.contains(from) {
-                    return;
-                }
                 let ix = match self.hinted(link, from, to) {
-                    Some(ix) => ix,
-                    None => self.link(from, to),
+                    // Both ends were members in this very topology state.
+                    Some(ix) if self.links[ix].members_at == topo.stamp() => ix,
+                    hinted => {
+                        if !topo.contains(to) || !topo.contains(from) {
+                            return;
+                        }
+                        let ix = hinted.unwrap_or_else(|| self.link(from, to));
+                        self.links[ix].members_at = topo.stamp();
+                        ix
+                    }
                 };
                 self.on_data(ix, epoch, seq, floor, packet, topo, now);
             }

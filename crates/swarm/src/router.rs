@@ -198,11 +198,12 @@ struct EdgeRx {
 }
 
 /// Both ends of one directed edge: the sender's queue and the receiver's in-order state.
-/// Links are kept by index for the router's life (only their state is dropped when a member
-/// leaves), so frames can name them by index.
+/// Frames name their link by index; when a member leaves, its links are freed and their slots
+/// reused, so a frame's index is checked (in use, same ends) before it is trusted.
 struct Link {
     from: AgentId,
     to: AgentId,
+    in_use: bool,
     /// The topology state (stamp) in which both ends were last seen to be members, so
     /// frames on the link skip that check until the topology changes.
     members_at: u64,
@@ -318,6 +319,8 @@ pub struct Router {
     next_msg: Map<AgentId, u64>,
     link_ix: Map<(AgentId, AgentId), u32>,
     links: Vec<Link>,
+    /// Slots in `links` freed by a member leaving.
+    spare_links: Vec<u32>,
     /// Links that may have unacknowledged frames (each once; pruned by `tick`).
     active: Vec<u32>,
     ack_due: Vec<u32>,
@@ -354,6 +357,7 @@ impl Router {
             next_msg: Map::default(),
             link_ix: Map::default(),
             links: Vec::new(),
+            spare_links: Vec::new(),
             active: Vec::new(),
             ack_due: Vec::new(),
             records: Records::default(),
@@ -429,15 +433,25 @@ impl Router {
         match self.link_ix.entry((from, to)) {
             Entry::Occupied(e) => *e.get() as usize,
             Entry::Vacant(e) => {
-                let ix = self.links.len();
-                e.insert(ix as u32);
-                self.links.push(Link {
+                let link = Link {
                     from,
                     to,
+                    in_use: true,
                     members_at: 0,
                     tx: None,
                     rx: None,
-                });
+                };
+                let ix = match self.spare_links.pop() {
+                    Some(ix) => {
+                        self.links[ix as usize] = link;
+                        ix as usize
+                    }
+                    None => {
+                        self.links.push(link);
+                        self.links.len() - 1
+                    }
+                };
+                e.insert(ix as u32);
                 ix
             }
         }
@@ -447,7 +461,7 @@ impl Router {
     fn hinted(&self, hint: u32, from: AgentId, to: AgentId) -> Option<usize> {
         self.links
             .get(hint as usize)
-            .filter(|l| l.from == from && l.to == to)
+            .filter(|l| l.in_use && l.from == from && l.to == to)
             .map(|_| hint as usize)
     }
 
@@ -875,7 +889,8 @@ impl Router {
         let hit = match &mut r.kind {
             RecordKind::Unicast { target, .. } => (*target == at).then_some((false, true)),
             RecordKind::Broadcast { pending, .. } => {
-                pending.remove(&at).then(|| (true, pending.is_empty()))
+                let hit = pending.remove(&at);
+                hit.then_some((true, pending.is_empty()))
             }
         };
         let Some((broadcast, finished)) = hit else {
@@ -1179,7 +1194,7 @@ impl Router {
         let mut touched: Vec<usize> = (0..self.links.len())
             .filter(|&ix| {
                 let l = &self.links[ix];
-                l.from == m || l.to == m
+                l.in_use && (l.from == m || l.to == m)
             })
             .collect();
         touched.sort_unstable_by_key(|&ix| (self.links[ix].from, self.links[ix].to));
@@ -1191,9 +1206,19 @@ impl Router {
                 }
             }
         }
+        // Free the links (reroutes above never use them: `m` is on no path any more).
         for ix in touched {
-            self.links[ix].rx = None;
+            let l = &mut self.links[ix];
+            self.link_ix.remove(&(l.from, l.to));
+            l.in_use = false;
+            l.tx = None;
+            l.rx = None;
+            l.members_at = 0;
+            self.spare_links.push(ix as u32);
         }
+        // Cached routes name their first link by index: forget them all, even if the caller
+        // has not changed the topology (it should have).
+        self.routes.clear();
         let mut hit: Vec<(MsgId, RecRef)> = self
             .records
             .iter()
@@ -1207,5 +1232,52 @@ impl Router {
         for (id, rec) in hit {
             self.report_lost(topo, id, rec, m, 0, LossReason::TargetLeft);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unicast(seq: u64) -> Record {
+        Record {
+            id: MsgId {
+                origin: AgentId(1),
+                seq,
+            },
+            payload: Bytes::from_static(b"x"),
+            sent_at: Duration::ZERO,
+            kind: RecordKind::Unicast {
+                target: AgentId(2),
+                attempt: Attempt {
+                    attempt: 0,
+                    tried: Vec::new(),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn a_reused_record_slot_does_not_answer_for_its_previous_message() {
+        let mut recs = Records::default();
+        let first = unicast(0);
+        let first_id = first.id;
+        let old = recs.insert(first);
+        assert!(recs.remove(old, first_id).is_some());
+        assert!(recs.remove(old, first_id).is_none(), "closed once only");
+        let second = unicast(1);
+        let second_id = second.id;
+        let new = recs.insert(second);
+        assert_eq!(new.ix, old.ix, "the slot is reused");
+        assert!(
+            recs.get(old, first_id).is_none(),
+            "an old copy finds nothing"
+        );
+        assert!(
+            recs.get(new, first_id).is_none(),
+            "nor does a reference with the wrong id"
+        );
+        assert!(recs.get(new, second_id).is_some());
+        assert_eq!(recs.open, 1);
     }
 }

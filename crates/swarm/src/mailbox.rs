@@ -130,14 +130,29 @@ impl Mailbox {
     /// Waits for mail, then moves up to `limit` of it into `out`; returns how many (0 once
     /// closed and empty).
     pub async fn recv_many(&mut self, out: &mut Vec<Mail>, limit: usize) -> usize {
-        let Some(first) = self.recv().await else {
-            return 0;
-        };
-        out.push(first);
-        let mut q = self.shared.lock();
-        let more = q.len.min(limit.saturating_sub(1));
-        q.take(out, more);
-        more + 1
+        // At least one, as `recv` would give.
+        let limit = limit.max(1);
+        loop {
+            // One lock per batch taken (this runs once per wake-up of a busy member).
+            let n = {
+                let mut q = self.shared.lock();
+                let n = q.len.min(limit);
+                q.take(out, n);
+                n
+            };
+            if n > 0 {
+                return n;
+            }
+            if self.shared.sender_gone.load(Ordering::Acquire) {
+                // Mail pushed just before the close is still there.
+                let mut q = self.shared.lock();
+                let n = q.len.min(limit);
+                q.take(out, n);
+                return n;
+            }
+            // A wake-up that raced with the check above left a permit: no mail is missed.
+            self.shared.wake.notified().await;
+        }
     }
 
     /// Unread mail.

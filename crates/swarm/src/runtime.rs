@@ -106,6 +106,23 @@ fn post(
     }
 }
 
+/// Refuses a send to `to` while as much mail for it waits outside its mailbox as the
+/// mailbox holds.
+fn room_for(
+    inboxes: &Map<(SwarmId, AgentId), Inbox>,
+    cfg: &RuntimeConfig,
+    swarm: SwarmId,
+    to: AgentId,
+) -> Result<()> {
+    match inboxes.get(&(swarm, to)) {
+        Some(inbox) if inbox.pending.len() >= cfg.mailbox => Err(Error::MailboxFull {
+            agent: to,
+            capacity: cfg.mailbox,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Core {
     /// Hands every member its pending mail (one lock and one wake-up each); keeps what does
     /// not fit.
@@ -131,16 +148,6 @@ impl Core {
         // Nothing else was listed meanwhile; keep the larger allocation.
         if self.dirty.is_empty() {
             self.dirty = keys;
-        }
-    }
-
-    fn room_for(&self, swarm: SwarmId, to: AgentId) -> Result<()> {
-        match self.inboxes.get(&(swarm, to)) {
-            Some(inbox) if inbox.pending.len() >= self.cfg.mailbox => Err(Error::MailboxFull {
-                agent: to,
-                capacity: self.cfg.mailbox,
-            }),
-            _ => Ok(()),
         }
     }
 
@@ -321,7 +328,7 @@ impl SwarmHandle {
         payload: Bytes,
     ) -> Result<MsgId> {
         self.call(move |c, now| {
-            c.room_for(swarm, to)?;
+            room_for(&c.inboxes, &c.cfg, swarm, to)?;
             c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
         })
         .await
@@ -334,12 +341,18 @@ impl SwarmHandle {
         messages: Vec<(AgentId, AgentId, Bytes)>,
     ) -> Result<Vec<Result<MsgId>>> {
         self.call(move |c, now| {
-            c.coord.swarm(swarm)?;
+            let Core {
+                coord,
+                inboxes,
+                cfg,
+                ..
+            } = c;
+            let s = coord.swarm_mut(swarm)?;
             Ok(messages
                 .into_iter()
                 .map(|(from, to, payload)| {
-                    c.room_for(swarm, to)?;
-                    c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
+                    room_for(inboxes, cfg, swarm, to)?;
+                    s.send(from, to, payload, now)
                 })
                 .collect())
         })

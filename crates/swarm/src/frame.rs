@@ -1,11 +1,14 @@
 //! What travels between members: data frames on an edge, and the acknowledgements that
 //! come back. The router produces and consumes these; a network (real or simulated) carries
 //! them and may drop, delay, duplicate or reorder them.
+//!
+//! A frame names its message but carries no payload: one router holds every member's state,
+//! and the bytes live once in the origin's record, which the receiving end reads when it
+//! delivers (a copy that arrives after the record closed is dropped anyway). So a hop moves a
+//! few words and never touches the payload's reference count or allocation.
 
 use crate::id::{AgentId, MsgId};
-use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// One hop of one message: sent by `from` to its neighbour `to`.
 #[derive(Debug, Clone)]
@@ -17,6 +20,9 @@ pub struct Frame {
     /// Incarnation of the edge's queue: frames of an older queue (before a member left and
     /// rejoined) are recognised and dropped.
     pub epoch: u64,
+    /// Where the router keeps this edge's state: a hint, checked against `from` and `to`
+    /// before use, that saves a hash lookup per frame.
+    pub(crate) link: u32,
     /// Data or acknowledgement.
     pub body: Body,
 }
@@ -47,12 +53,18 @@ pub enum Body {
 pub struct Packet {
     /// Origin and origin sequence number: the receiver's de-duplication key.
     pub id: MsgId,
-    /// The bytes the origin sent.
-    pub payload: Bytes,
-    /// When the origin sent it (for latency).
-    pub sent_at: Duration,
     /// How it travels.
     pub route: Route,
+    /// Where the origin's record of the message is (checked against `id` before use).
+    pub(crate) rec: RecRef,
+}
+
+/// The slot of an open message's record in the router, with that slot's generation: a copy
+/// of a finished message, whose slot may hold a newer record by now, is recognised as stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecRef {
+    pub(crate) ix: u32,
+    pub(crate) generation: u32,
 }
 
 /// How a packet travels.

@@ -4,6 +4,11 @@
 //! work, and an mpsc send wakes the receiver once per message. Here the runtime appends all
 //! of one member's mail from a batch under one lock and wakes the member once, so a busy
 //! swarm costs one wake-up per member per batch instead of one per message.
+//!
+//! The runtime hands over a batch as a whole queue (moved in, not copied mail by mail) and
+//! the member takes mail out of those batches in order; emptied queues go back to the runtime
+//! for reuse. So the runtime task, which serves every member, pays per batch, and the
+//! per-mail work happens on the member's side.
 
 use crate::runtime::Mail;
 use std::collections::VecDeque;
@@ -13,7 +18,7 @@ use tokio::sync::Notify;
 
 #[derive(Debug)]
 struct Shared {
-    queue: Mutex<VecDeque<Mail>>,
+    queue: Mutex<Queue>,
     capacity: usize,
     /// The member's mail arrives here.
     wake: Notify,
@@ -23,8 +28,57 @@ struct Shared {
     receiver_gone: AtomicBool,
 }
 
+/// Unread mail as the batches it arrived in, oldest first.
+#[derive(Debug, Default)]
+struct Queue {
+    batches: VecDeque<VecDeque<Mail>>,
+    /// Mails in `batches`.
+    len: usize,
+    /// Emptied batch queues, for the runtime to fill again.
+    spare: Vec<VecDeque<Mail>>,
+}
+
+/// Emptied batch queues kept for reuse per mailbox.
+const SPARE: usize = 4;
+
+impl Queue {
+    fn pop(&mut self) -> Option<Mail> {
+        let front = self.batches.front_mut()?;
+        let m = front.pop_front();
+        if front.is_empty()
+            && let Some(done) = self.batches.pop_front()
+            && self.spare.len() < SPARE
+        {
+            self.spare.push(done);
+        }
+        if m.is_some() {
+            self.len -= 1;
+        }
+        m
+    }
+
+    /// Moves up to `n` mails into `out`, oldest first.
+    fn take(&mut self, out: &mut Vec<Mail>, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.batches.front_mut() else {
+                return;
+            };
+            let k = n.min(front.len());
+            out.extend(front.drain(..k));
+            self.len -= k;
+            n -= k;
+            if front.is_empty()
+                && let Some(done) = self.batches.pop_front()
+                && self.spare.len() < SPARE
+            {
+                self.spare.push(done);
+            }
+        }
+    }
+}
+
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Mail>> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding the lock cannot leave the queue half-modified (push/pop
         // only), so a poisoned lock is still a consistent queue.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
@@ -63,12 +117,12 @@ impl Mailbox {
 
     /// Takes the next mail without waiting.
     pub fn try_recv(&mut self) -> Result<Mail, TryRecvError> {
-        if let Some(m) = self.shared.lock().pop_front() {
+        if let Some(m) = self.shared.lock().pop() {
             return Ok(m);
         }
         if self.shared.sender_gone.load(Ordering::Acquire) {
             // Mail pushed just before the close is still there.
-            return self.shared.lock().pop_front().ok_or(TryRecvError::Closed);
+            return self.shared.lock().pop().ok_or(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
     }
@@ -76,19 +130,34 @@ impl Mailbox {
     /// Waits for mail, then moves up to `limit` of it into `out`; returns how many (0 once
     /// closed and empty).
     pub async fn recv_many(&mut self, out: &mut Vec<Mail>, limit: usize) -> usize {
-        let Some(first) = self.recv().await else {
-            return 0;
-        };
-        out.push(first);
-        let mut q = self.shared.lock();
-        let more = q.len().min(limit.saturating_sub(1));
-        out.extend(q.drain(..more));
-        more + 1
+        // At least one, as `recv` would give.
+        let limit = limit.max(1);
+        loop {
+            // One lock per batch taken (this runs once per wake-up of a busy member).
+            let n = {
+                let mut q = self.shared.lock();
+                let n = q.len.min(limit);
+                q.take(out, n);
+                n
+            };
+            if n > 0 {
+                return n;
+            }
+            if self.shared.sender_gone.load(Ordering::Acquire) {
+                // Mail pushed just before the close is still there.
+                let mut q = self.shared.lock();
+                let n = q.len.min(limit);
+                q.take(out, n);
+                return n;
+            }
+            // A wake-up that raced with the check above left a permit: no mail is missed.
+            self.shared.wake.notified().await;
+        }
     }
 
     /// Unread mail.
     pub fn len(&self) -> usize {
-        self.shared.lock().len()
+        self.shared.lock().len
     }
 
     /// True when no mail is waiting.
@@ -128,9 +197,19 @@ impl MailboxSender {
         }
         let moved = {
             let mut q = self.shared.lock();
-            let room = self.shared.capacity.saturating_sub(q.len());
+            let room = self.shared.capacity.saturating_sub(q.len);
             let n = room.min(pending.len());
-            q.extend(pending.drain(..n));
+            if n == pending.len() {
+                // All of it fits: hand the queue over whole; the runtime keeps an emptied
+                // one (or a new one) for next time.
+                let fresh = q.spare.pop().unwrap_or_default();
+                q.batches.push_back(std::mem::replace(pending, fresh));
+            } else if n > 0 {
+                let mut part = q.spare.pop().unwrap_or_default();
+                part.extend(pending.drain(..n));
+                q.batches.push_back(part);
+            }
+            q.len += n;
             n
         };
         if moved > 0 {
@@ -150,7 +229,7 @@ impl Drop for MailboxSender {
 /// A mailbox holding at most `capacity` (≥ 1) unread mails.
 pub(crate) fn mailbox(capacity: usize) -> (MailboxSender, Mailbox) {
     let shared = Arc::new(Shared {
-        queue: Mutex::new(VecDeque::new()),
+        queue: Mutex::new(Queue::default()),
         capacity: capacity.max(1),
         wake: Notify::new(),
         sender_gone: AtomicBool::new(false),

@@ -16,7 +16,7 @@
 //! was queued.
 
 use crate::error::{Error, Result};
-use crate::frame::{Body, Frame, Hops, Packet, Route, Tree};
+use crate::frame::{Body, Frame, Hops, Packet, RecRef, Route, Tree};
 use crate::id::{AgentId, Edge, Map, MsgId, Set};
 use crate::paths::path_edges;
 use crate::topology::Topology;
@@ -165,7 +165,7 @@ struct Slot {
 /// record is gone) needs no retransmission at all.
 struct Resend {
     id: MsgId,
-    sent_at: Duration,
+    rec: RecRef,
     route: Route,
 }
 
@@ -174,6 +174,8 @@ struct EdgeTx {
     next_seq: u64,
     slots: VecDeque<Slot>,
     live: usize,
+    /// In `Router::active` (the edges `tick` looks at).
+    listed: bool,
 }
 
 impl EdgeTx {
@@ -195,38 +197,144 @@ struct EdgeRx {
     ack_due: bool,
 }
 
+/// Both ends of one directed edge: the sender's queue and the receiver's in-order state.
+/// Frames name their link by index; when a member leaves, its links are freed and their slots
+/// reused, so a frame's index is checked (in use, same ends) before it is trusted.
+struct Link {
+    from: AgentId,
+    to: AgentId,
+    in_use: bool,
+    /// The topology state (stamp) in which both ends were last seen to be members, so
+    /// frames on the link skip that check until the topology changes.
+    members_at: u64,
+    tx: Option<EdgeTx>,
+    rx: Option<EdgeRx>,
+}
+
 struct Attempt {
     attempt: u8,
     tried: Vec<Edge>,
 }
 
-enum Record {
+/// The origin's record of an unfinished message.
+struct Record {
+    id: MsgId,
+    payload: Bytes,
+    sent_at: Duration,
+    kind: RecordKind,
+}
+
+enum RecordKind {
     Unicast {
         target: AgentId,
-        payload: Bytes,
-        sent_at: Duration,
         attempt: Attempt,
     },
     Broadcast {
-        payload: Bytes,
-        sent_at: Duration,
         pending: Set<AgentId>,
         repairs: Map<AgentId, Attempt>,
     },
 }
+
+struct RecSlot {
+    generation: u32,
+    rec: Option<Record>,
+}
+
+/// Open records in reusable slots: opening and closing a message is a push and a take, no
+/// hashing, and a frame finds its record by slot. A closed slot's generation moves on, so a
+/// late copy of a finished message never matches the slot's next record (the id is checked
+/// too).
+#[derive(Default)]
+struct Records {
+    slots: Vec<RecSlot>,
+    free: Vec<u32>,
+    open: usize,
+}
+
+impl Records {
+    fn insert(&mut self, rec: Record) -> RecRef {
+        self.open += 1;
+        if let Some(ix) = self.free.pop() {
+            let slot = &mut self.slots[ix as usize];
+            slot.rec = Some(rec);
+            return RecRef {
+                ix,
+                generation: slot.generation,
+            };
+        }
+        let ix = self.slots.len() as u32;
+        self.slots.push(RecSlot {
+            generation: 0,
+            rec: Some(rec),
+        });
+        RecRef { ix, generation: 0 }
+    }
+
+    fn get(&self, r: RecRef, id: MsgId) -> Option<&Record> {
+        let slot = self.slots.get(r.ix as usize)?;
+        if slot.generation != r.generation {
+            return None;
+        }
+        slot.rec.as_ref().filter(|rec| rec.id == id)
+    }
+
+    fn get_mut(&mut self, r: RecRef, id: MsgId) -> Option<&mut Record> {
+        let slot = self.slots.get_mut(r.ix as usize)?;
+        if slot.generation != r.generation {
+            return None;
+        }
+        slot.rec.as_mut().filter(|rec| rec.id == id)
+    }
+
+    fn remove(&mut self, r: RecRef, id: MsgId) -> Option<Record> {
+        self.get(r, id)?;
+        let slot = &mut self.slots[r.ix as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(r.ix);
+        self.open -= 1;
+        slot.rec.take()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (RecRef, &Record)> {
+        self.slots.iter().enumerate().filter_map(|(ix, s)| {
+            let rec = s.rec.as_ref()?;
+            Some((
+                RecRef {
+                    ix: ix as u32,
+                    generation: s.generation,
+                },
+                rec,
+            ))
+        })
+    }
+}
+
+/// Paths cached at most, per router; beyond this the cache starts over.
+const ROUTE_CACHE: usize = 1 << 16;
 
 /// The router of one swarm. Sans-IO: feed it calls, frames and ticks with the current time;
 /// take [`Output`]s with [`Router::drain`].
 pub struct Router {
     cfg: RouterConfig,
     next_msg: Map<AgentId, u64>,
-    tx: Map<(AgentId, AgentId), EdgeTx>,
-    rx: Map<(AgentId, AgentId), EdgeRx>,
-    active: Set<(AgentId, AgentId)>,
-    ack_due: Vec<(AgentId, AgentId)>,
-    records: Map<MsgId, Record>,
+    link_ix: Map<(AgentId, AgentId), u32>,
+    links: Vec<Link>,
+    /// Slots in `links` freed by a member leaving.
+    spare_links: Vec<u32>,
+    /// Links that may have unacknowledged frames (each once; pruned by `tick`).
+    active: Vec<u32>,
+    ack_due: Vec<u32>,
+    records: Records,
+    /// Shortest paths by (from, to), valid for the topology state `routes_stamp`.
+    routes: Map<(AgentId, AgentId), Hops>,
+    routes_stamp: u64,
     epochs: u64,
+    /// Frames to put on the network, in order.
+    net: Vec<Frame>,
+    /// Deliveries and loss reports, in order.
     out: Vec<Output>,
+    /// Spare buffer for `run_local`.
+    batch: Vec<Frame>,
     stats: RouterStats,
     trace: Vec<(AgentId, AgentId, u64, u64)>,
 }
@@ -235,7 +343,7 @@ impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Router")
             .field("stats", &self.stats)
-            .field("open", &self.records.len())
+            .field("open", &self.records.open)
             .finish_non_exhaustive()
     }
 }
@@ -247,13 +355,18 @@ impl Router {
         Ok(Self {
             cfg,
             next_msg: Map::default(),
-            tx: Map::default(),
-            rx: Map::default(),
-            active: Set::default(),
+            link_ix: Map::default(),
+            links: Vec::new(),
+            spare_links: Vec::new(),
+            active: Vec::new(),
             ack_due: Vec::new(),
-            records: Map::default(),
+            records: Records::default(),
+            routes: Map::default(),
+            routes_stamp: 0,
             epochs: 0,
+            net: Vec::new(),
             out: Vec::new(),
+            batch: Vec::new(),
             stats: RouterStats::default(),
             trace: Vec::new(),
         })
@@ -271,12 +384,35 @@ impl Router {
 
     /// Messages not yet delivered or reported lost.
     pub fn open_messages(&self) -> usize {
-        self.records.len()
+        self.records.open
     }
 
-    /// Takes the outputs produced so far.
+    /// Takes the outputs produced so far: deliveries and loss reports in the order they
+    /// happened, then the frames to transmit in the order they were produced.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
+        self.out.extend(self.net.drain(..).map(Output::Transmit));
         self.out.drain(..)
+    }
+
+    /// The in-process network: hands every frame produced so far straight back to this
+    /// router (nothing lost, nothing reordered), flushing acknowledgements after each round,
+    /// until no frame is left. Only deliveries and loss reports remain for
+    /// [`Router::drain`]. Equivalent to draining, feeding each `Transmit` to
+    /// [`Router::on_frame`] and calling [`Router::flush_acks`] until quiet, without moving
+    /// frames through [`Output`].
+    pub fn run_local(&mut self, topo: &Topology, now: Duration) {
+        let mut batch = std::mem::take(&mut self.batch);
+        loop {
+            self.flush_acks();
+            if self.net.is_empty() {
+                break;
+            }
+            std::mem::swap(&mut batch, &mut self.net);
+            for f in batch.drain(..) {
+                self.on_frame(topo, f, now);
+            }
+        }
+        self.batch = batch;
     }
 
     /// Takes the (edge from, edge to, epoch, seq) acceptances recorded with `trace_edges`.
@@ -291,15 +427,79 @@ impl Router {
         id
     }
 
-    fn has_room(&self, from: AgentId, to: AgentId) -> Result<()> {
-        match self.tx.get(&(from, to)) {
+    /// The link from `from` to `to`, created (without state) on first use.
+    fn link(&mut self, from: AgentId, to: AgentId) -> usize {
+        use std::collections::hash_map::Entry;
+        match self.link_ix.entry((from, to)) {
+            Entry::Occupied(e) => *e.get() as usize,
+            Entry::Vacant(e) => {
+                let link = Link {
+                    from,
+                    to,
+                    in_use: true,
+                    members_at: 0,
+                    tx: None,
+                    rx: None,
+                };
+                let ix = match self.spare_links.pop() {
+                    Some(ix) => {
+                        self.links[ix as usize] = link;
+                        ix as usize
+                    }
+                    None => {
+                        self.links.push(link);
+                        self.links.len() - 1
+                    }
+                };
+                e.insert(ix as u32);
+                ix
+            }
+        }
+    }
+
+    /// The link a frame names, if its hint is right (checked against the ends).
+    fn hinted(&self, hint: u32, from: AgentId, to: AgentId) -> Option<usize> {
+        self.links
+            .get(hint as usize)
+            .filter(|l| l.in_use && l.from == from && l.to == to)
+            .map(|_| hint as usize)
+    }
+
+    fn has_room(&self, ix: usize) -> Result<()> {
+        let link = &self.links[ix];
+        match &link.tx {
             Some(tx) if tx.live >= self.cfg.queue_capacity => Err(Error::Backpressure {
-                from,
-                to,
+                from: link.from,
+                to: link.to,
                 capacity: self.cfg.queue_capacity,
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The shortest path from `from` to `to` (two different members), from the cache while
+    /// the topology has not changed.
+    fn route(&mut self, topo: &Topology, from: AgentId, to: AgentId) -> Result<Hops> {
+        if topo.stamp() != self.routes_stamp {
+            self.routes.clear();
+            self.routes_stamp = topo.stamp();
+        }
+        if let Some(h) = self.routes.get(&(from, to)) {
+            // Cached under this very topology state: both are still members.
+            return Ok(h.clone());
+        }
+        topo.require(from)?;
+        topo.require(to)?;
+        let hops = if topo.has_edge(from, to) {
+            Hops::new(&[from, to])
+        } else {
+            Hops::new(&topo.shortest_path(from, to)?)
+        };
+        if self.routes.len() >= ROUTE_CACHE {
+            self.routes.clear();
+        }
+        self.routes.insert((from, to), hops.clone());
+        Ok(hops)
     }
 
     /// Sends `payload` from `from` to `to` along the shortest path. Fails with
@@ -313,9 +513,8 @@ impl Router {
         payload: Bytes,
         now: Duration,
     ) -> Result<MsgId> {
-        topo.require(from)?;
-        topo.require(to)?;
         if from == to {
+            topo.require(from)?;
             let id = self.next_id(from);
             self.stats.sent += 1;
             self.stats.delivered += 1;
@@ -330,39 +529,34 @@ impl Router {
             });
             return Ok(id);
         }
-        let hops = if topo.has_edge(from, to) {
-            Hops::new(&[from, to])
-        } else {
-            Hops::new(&topo.shortest_path(from, to)?)
-        };
-        self.has_room(from, hops[1])?;
+        let hops = self.route(topo, from, to)?;
+        let ix = self.link(from, hops[1]);
+        self.has_room(ix)?;
         let id = self.next_id(from);
         self.stats.sent += 1;
-        self.records.insert(
+        let rec = self.records.insert(Record {
             id,
-            Record::Unicast {
+            payload,
+            sent_at: now,
+            kind: RecordKind::Unicast {
                 target: to,
-                payload: payload.clone(),
-                sent_at: now,
                 attempt: Attempt {
                     attempt: 0,
                     tried: Vec::new(),
                 },
             },
-        );
-        let next = hops[1];
+        });
         let packet = Packet {
             id,
-            payload,
-            sent_at: now,
             route: Route::Path {
                 hops,
                 at: 1,
                 attempt: 0,
             },
+            rec,
         };
         // Room was checked above, so this cannot be refused.
-        let _ = self.enqueue(from, next, packet, now);
+        let _ = self.enqueue(ix, packet, now);
         Ok(id)
     }
 
@@ -387,7 +581,8 @@ impl Router {
         }
         let tree = Arc::new(Tree { children });
         for &c in tree.children(from) {
-            self.has_room(from, c)?;
+            let ix = self.link(from, c);
+            self.has_room(ix)?;
         }
         let id = self.next_id(from);
         self.stats.sent += 1;
@@ -400,42 +595,47 @@ impl Router {
         if pending.is_empty() {
             return Ok(id);
         }
-        self.records.insert(
-            id,
-            Record::Broadcast {
-                payload: payload.clone(),
-                sent_at: now,
-                pending,
-                repairs: Map::default(),
-            },
-        );
-        let packet = Packet {
+        let rec = self.records.insert(Record {
             id,
             payload,
             sent_at: now,
-            route: Route::Tree(tree.clone()),
-        };
+            kind: RecordKind::Broadcast {
+                pending,
+                repairs: Map::default(),
+            },
+        });
         for &c in tree.children(from) {
-            let _ = self.enqueue(from, c, packet.clone(), now);
+            let ix = self.link(from, c);
+            let packet = Packet {
+                id,
+                route: Route::Tree(tree.clone()),
+                rec,
+            };
+            let _ = self.enqueue(ix, packet, now);
         }
         Ok(id)
     }
 
-    fn enqueue(&mut self, from: AgentId, to: AgentId, packet: Packet, now: Duration) -> Result<()> {
+    /// Queues `packet` on link `ix` and emits its frame, or refuses when the queue is full.
+    fn enqueue(&mut self, ix: usize, packet: Packet, now: Duration) -> Result<()> {
         let cap = self.cfg.queue_capacity;
-        let tx = self.tx.entry((from, to)).or_insert_with(|| {
-            self.epochs += 1;
+        let deadline = now + self.cfg.ack_timeout;
+        let epochs = &mut self.epochs;
+        let link = &mut self.links[ix];
+        let tx = link.tx.get_or_insert_with(|| {
+            *epochs += 1;
             EdgeTx {
-                epoch: self.epochs,
+                epoch: *epochs,
                 next_seq: 0,
                 slots: VecDeque::new(),
                 live: 0,
+                listed: false,
             }
         });
         if tx.live >= cap {
             return Err(Error::Backpressure {
-                from,
-                to,
+                from: link.from,
+                to: link.to,
                 capacity: cap,
             });
         }
@@ -445,24 +645,25 @@ impl Router {
             seq,
             resend: Some(Resend {
                 id: packet.id,
-                sent_at: packet.sent_at,
+                rec: packet.rec,
                 route: packet.route.clone(),
             }),
             retries: 0,
-            deadline: now + self.cfg.ack_timeout,
+            deadline,
         });
         let floor = tx.floor();
         tx.live += 1;
-        let epoch = tx.epoch;
-        if tx.live == 1 {
-            self.active.insert((from, to));
+        if !tx.listed {
+            tx.listed = true;
+            self.active.push(ix as u32);
         }
-        self.out.push(Output::Transmit(Frame {
-            from,
-            to,
-            epoch,
+        self.net.push(Frame {
+            from: link.from,
+            to: link.to,
+            epoch: tx.epoch,
+            link: ix as u32,
             body: Body::Data { seq, floor, packet },
-        }));
+        });
         Ok(())
     }
 
@@ -472,21 +673,39 @@ impl Router {
             from,
             to,
             epoch,
+            link,
             body,
         } = frame;
         match body {
-            Body::Ack { upto } => self.on_ack((to, from), epoch, upto),
-            Body::Data { seq, floor, packet } => {
-                if !topo.contains(to) || !topo.contains(from) {
-                    return;
+            Body::Ack { upto } => {
+                // An ack travels against its edge: the edge is (to, from).
+                let ix = self
+                    .hinted(link, to, from)
+                    .or_else(|| self.link_ix.get(&(to, from)).map(|&i| i as usize));
+                if let Some(ix) = ix {
+                    self.on_ack(ix, epoch, upto);
                 }
-                self.on_data((from, to), epoch, seq, floor, packet, topo, now);
+            }
+            Body::Data { seq, floor, packet } => {
+                let ix = match self.hinted(link, from, to) {
+                    // Both ends were members in this very topology state.
+                    Some(ix) if self.links[ix].members_at == topo.stamp() => ix,
+                    hinted => {
+                        if !topo.contains(to) || !topo.contains(from) {
+                            return;
+                        }
+                        let ix = hinted.unwrap_or_else(|| self.link(from, to));
+                        self.links[ix].members_at = topo.stamp();
+                        ix
+                    }
+                };
+                self.on_data(ix, epoch, seq, floor, packet, topo, now);
             }
         }
     }
 
-    fn on_ack(&mut self, key: (AgentId, AgentId), epoch: u64, upto: u64) {
-        let Some(tx) = self.tx.get_mut(&key) else {
+    fn on_ack(&mut self, ix: usize, epoch: u64, upto: u64) {
+        let Some(tx) = self.links[ix].tx.as_mut() else {
             return;
         };
         if tx.epoch != epoch {
@@ -500,15 +719,12 @@ impl Router {
             }
         }
         tx.pop_finished();
-        if tx.live == 0 {
-            self.active.remove(&key);
-        }
     }
 
     #[allow(clippy::too_many_arguments)]
     fn on_data(
         &mut self,
-        key: (AgentId, AgentId),
+        ix: usize,
         epoch: u64,
         seq: u64,
         floor: u64,
@@ -517,7 +733,7 @@ impl Router {
         now: Duration,
     ) {
         let window = self.cfg.reorder_window;
-        let rx = self.rx.entry(key).or_insert(EdgeRx {
+        let rx = self.links[ix].rx.get_or_insert_with(|| EdgeRx {
             epoch,
             expected: 0,
             buffer: BTreeMap::new(),
@@ -541,7 +757,7 @@ impl Router {
         }
         if !rx.ack_due {
             rx.ack_due = true;
-            self.ack_due.push(key);
+            self.ack_due.push(ix as u32);
         }
         if seq < rx.expected || rx.buffer.contains_key(&seq) {
             // Already here: a retry after a lost ack, or a network duplicate.
@@ -557,25 +773,28 @@ impl Router {
         let mut next = Some(packet);
         let mut from_buffer = false;
         while let Some(p) = next.take() {
-            let Some(expected) = self.rx.get(&key).map(|rx| rx.expected) else {
+            let Some(expected) = self.links[ix].rx.as_ref().map(|rx| rx.expected) else {
                 return;
             };
-            match self.accept(topo, key, p, now) {
+            match self.accept(topo, ix, p, now) {
                 Ok(()) => {
                     if self.cfg.trace_edges {
-                        self.trace.push((key.0, key.1, epoch, expected));
+                        let l = &self.links[ix];
+                        self.trace.push((l.from, l.to, epoch, expected));
                     }
-                    let Some(rx) = self.rx.get_mut(&key) else {
+                    let Some(rx) = self.links[ix].rx.as_mut() else {
                         return;
                     };
                     rx.expected += 1;
-                    next = rx.buffer.remove(&rx.expected);
+                    if !rx.buffer.is_empty() {
+                        next = rx.buffer.remove(&rx.expected);
+                    }
                     from_buffer = true;
                 }
                 Err(p) => {
                     // Back-pressure downstream: leave it unacknowledged; the sender retries
                     // it. A buffered frame goes back to wait for that retry.
-                    if from_buffer && let Some(rx) = self.rx.get_mut(&key) {
+                    if from_buffer && let Some(rx) = self.links[ix].rx.as_mut() {
                         rx.buffer.insert(expected, p);
                     }
                     return;
@@ -584,22 +803,19 @@ impl Router {
         }
     }
 
-    /// Takes a frame accepted in order at `key.1`: deliver, forward, or (if the next hop has
-    /// gone) reroute. Returns the packet back if a forward queue is full.
+    /// Takes a frame accepted in order at the receiving end of link `ix`: deliver, forward,
+    /// or (if the next hop has gone) reroute. Returns the packet back if a forward queue is
+    /// full.
     fn accept(
         &mut self,
         topo: &Topology,
-        key: (AgentId, AgentId),
+        ix: usize,
         packet: Packet,
         now: Duration,
     ) -> std::result::Result<(), Packet> {
-        let (_, at) = key;
-        let Packet {
-            id,
-            payload,
-            sent_at,
-            route,
-        } = packet;
+        let key = (self.links[ix].from, self.links[ix].to);
+        let at = key.1;
+        let Packet { id, route, rec } = packet;
         match route {
             Route::Path {
                 hops,
@@ -608,7 +824,7 @@ impl Router {
             } => {
                 let here = i as usize;
                 if here + 1 >= hops.len() {
-                    self.deliver(at, id, payload, sent_at);
+                    self.deliver(at, id, rec);
                     return Ok(());
                 }
                 let next = hops[here + 1];
@@ -618,59 +834,45 @@ impl Router {
                         at: i,
                         attempt,
                     };
-                    self.give_up(topo, key, id, route, now);
+                    self.give_up(topo, key, id, rec, route, now);
                     return Ok(());
                 }
-                if self.has_room(at, next).is_err() {
+                let fwd = self.link(at, next);
+                if self.has_room(fwd).is_err() {
                     let route = Route::Path {
                         hops,
                         at: i,
                         attempt,
                     };
-                    return Err(Packet {
-                        id,
-                        payload,
-                        sent_at,
-                        route,
-                    });
+                    return Err(Packet { id, route, rec });
                 }
                 let route = Route::Path {
                     hops,
                     at: i + 1,
                     attempt,
                 };
-                let fwd = Packet {
-                    id,
-                    payload,
-                    sent_at,
-                    route,
-                };
-                let _ = self.enqueue(at, next, fwd, now);
+                let _ = self.enqueue(fwd, Packet { id, route, rec }, now);
                 Ok(())
             }
             Route::Tree(tree) => {
                 let kids = tree.children(at);
-                if kids.iter().any(|c| self.has_room(at, *c).is_err()) {
-                    return Err(Packet {
-                        id,
-                        payload,
-                        sent_at,
-                        route: Route::Tree(tree),
-                    });
+                let full = kids.iter().any(|c| {
+                    self.link_ix
+                        .get(&(at, *c))
+                        .is_some_and(|&l| self.has_room(l as usize).is_err())
+                });
+                if full {
+                    let route = Route::Tree(tree);
+                    return Err(Packet { id, route, rec });
                 }
-                self.deliver(at, id, payload.clone(), sent_at);
+                self.deliver(at, id, rec);
                 for &c in kids {
                     let route = Route::Tree(tree.clone());
                     if topo.contains(c) {
-                        let copy = Packet {
-                            id,
-                            payload: payload.clone(),
-                            sent_at,
-                            route,
-                        };
-                        let _ = self.enqueue(at, c, copy, now);
+                        let fwd = self.link(at, c);
+                        let _ = self.enqueue(fwd, Packet { id, route, rec }, now);
                     } else {
-                        self.give_up(topo, (at, c), id, route, now);
+                        self.give_up(topo, (at, c), id, rec, route, now);
                     }
                 }
                 Ok(())
@@ -679,31 +881,30 @@ impl Router {
     }
 
     /// Hands message `id` to `at`'s mailbox if the origin's record still expects it there.
-    fn deliver(&mut self, at: AgentId, id: MsgId, payload: Bytes, sent_at: Duration) {
-        use std::collections::hash_map::Entry;
-        // Some(broadcast?) when this copy is the one that counts.
-        let expected = match self.records.entry(id) {
-            Entry::Occupied(mut e) => match e.get_mut() {
-                Record::Unicast { target, .. } => {
-                    let hit = *target == at;
-                    if hit {
-                        e.remove();
-                    }
-                    hit.then_some(false)
-                }
-                Record::Broadcast { pending, .. } => {
-                    let hit = pending.remove(&at);
-                    if hit && pending.is_empty() {
-                        e.remove();
-                    }
-                    hit.then_some(true)
-                }
-            },
-            Entry::Vacant(_) => None,
-        };
-        let Some(broadcast) = expected else {
+    fn deliver(&mut self, at: AgentId, id: MsgId, rec: RecRef) {
+        let Some(r) = self.records.get_mut(rec, id) else {
             self.stats.duplicates += 1;
             return;
+        };
+        let hit = match &mut r.kind {
+            RecordKind::Unicast { target, .. } => (*target == at).then_some((false, true)),
+            RecordKind::Broadcast { pending, .. } => {
+                let hit = pending.remove(&at);
+                hit.then_some((true, pending.is_empty()))
+            }
+        };
+        let Some((broadcast, finished)) = hit else {
+            self.stats.duplicates += 1;
+            return;
+        };
+        let sent_at = r.sent_at;
+        let payload = if finished {
+            self.records
+                .remove(rec, id)
+                .map(|r| r.payload)
+                .unwrap_or_default()
+        } else {
+            r.payload.clone()
         };
         self.stats.delivered += 1;
         self.out.push(Output::Deliver {
@@ -717,42 +918,43 @@ impl Router {
         });
     }
 
-    /// The edge `key` gave up on `packet`: reroute what is still undelivered.
+    /// The edge `key` gave up on a copy of message `id`: reroute what is still undelivered.
     fn give_up(
         &mut self,
         topo: &Topology,
         key: (AgentId, AgentId),
         id: MsgId,
+        rec: RecRef,
         route: Route,
         now: Duration,
     ) {
         self.stats.give_ups += 1;
+        let Some(r) = self.records.get_mut(rec, id) else {
+            return; // finished
+        };
         match route {
             Route::Path { hops, attempt, .. } => {
                 let target = hops[hops.len() - 1];
-                let tried = match self.records.get_mut(&id) {
-                    Some(Record::Unicast { attempt: a, .. }) if a.attempt == attempt => {
+                let tried = match &mut r.kind {
+                    RecordKind::Unicast { attempt: a, .. } if a.attempt == attempt => {
                         a.tried.extend(path_edges(&hops));
                         a.tried.clone()
                     }
-                    Some(Record::Broadcast {
-                        pending, repairs, ..
-                    }) if pending.contains(&target) => match repairs.get_mut(&target) {
-                        Some(a) if a.attempt == attempt => {
-                            a.tried.extend(path_edges(&hops));
-                            a.tried.clone()
+                    RecordKind::Broadcast { pending, repairs } if pending.contains(&target) => {
+                        match repairs.get_mut(&target) {
+                            Some(a) if a.attempt == attempt => {
+                                a.tried.extend(path_edges(&hops));
+                                a.tried.clone()
+                            }
+                            _ => return,
                         }
-                        _ => return,
-                    },
-                    _ => return, // finished, or an older route's copy
+                    }
+                    _ => return, // an older route's copy
                 };
-                self.reroute(topo, id, target, attempt + 1, tried, now);
+                self.reroute(topo, id, rec, target, attempt + 1, tried, now);
             }
             Route::Tree(tree) => {
-                let Some(Record::Broadcast {
-                    pending, repairs, ..
-                }) = self.records.get_mut(&id)
-                else {
+                let RecordKind::Broadcast { pending, repairs } = &mut r.kind else {
                     return;
                 };
                 let edge = Edge::new(key.0, key.1);
@@ -770,31 +972,27 @@ impl Router {
                     }
                 }
                 for w in todo {
-                    self.reroute(topo, id, w, 1, vec![edge], now);
+                    self.reroute(topo, id, rec, w, 1, vec![edge], now);
                 }
             }
         }
     }
 
     /// Starts route `attempt` (and further ones if a first edge is full) for `target`.
+    #[allow(clippy::too_many_arguments)]
     fn reroute(
         &mut self,
         topo: &Topology,
         id: MsgId,
+        rec: RecRef,
         target: AgentId,
         mut attempt: u8,
         mut tried: Vec<Edge>,
         now: Duration,
     ) {
-        let (payload, sent_at, broadcast) = match self.records.get(&id) {
-            Some(Record::Unicast {
-                payload, sent_at, ..
-            }) => (payload.clone(), *sent_at, false),
-            Some(Record::Broadcast {
-                payload, sent_at, ..
-            }) => (payload.clone(), *sent_at, true),
-            None => return,
-        };
+        if self.records.get(rec, id).is_none() {
+            return;
+        }
         let reason = loop {
             if attempt >= self.cfg.redundancy {
                 break LossReason::RoutesExhausted;
@@ -813,58 +1011,58 @@ impl Router {
             let next = hops[1];
             let packet = Packet {
                 id,
-                payload: payload.clone(),
-                sent_at,
                 route: Route::Path {
                     hops,
                     at: 1,
                     attempt,
                 },
+                rec,
             };
             let set = Attempt {
                 attempt,
                 tried: tried.clone(),
             };
-            match self.records.get_mut(&id) {
-                Some(Record::Unicast { attempt: a, .. }) => *a = set,
-                Some(Record::Broadcast { repairs, .. }) => {
+            match self.records.get_mut(rec, id).map(|r| &mut r.kind) {
+                Some(RecordKind::Unicast { attempt: a, .. }) => *a = set,
+                Some(RecordKind::Broadcast { repairs, .. }) => {
                     repairs.insert(target, set);
                 }
                 None => return,
             }
             self.stats.reroutes += 1;
-            if self.enqueue(id.origin, next, packet, now).is_ok() {
+            let ix = self.link(id.origin, next);
+            if self.enqueue(ix, packet, now).is_ok() {
                 return;
             }
             tried.extend(path_edges(&path));
             attempt += 1;
         };
-        let _ = broadcast;
-        self.report_lost(topo, id, target, attempt, reason);
+        self.report_lost(topo, id, rec, target, attempt, reason);
     }
 
     fn report_lost(
         &mut self,
         topo: &Topology,
         id: MsgId,
+        rec: RecRef,
         target: AgentId,
         attempts: u8,
         reason: LossReason,
     ) {
-        match self.records.get_mut(&id) {
-            Some(Record::Unicast { target: t, .. }) if *t == target => {
-                self.records.remove(&id);
-            }
-            Some(Record::Broadcast {
-                pending, repairs, ..
-            }) if pending.contains(&target) => {
+        let Some(r) = self.records.get_mut(rec, id) else {
+            return;
+        };
+        let finished = match &mut r.kind {
+            RecordKind::Unicast { target: t, .. } if *t == target => true,
+            RecordKind::Broadcast { pending, repairs } if pending.contains(&target) => {
                 pending.remove(&target);
                 repairs.remove(&target);
-                if pending.is_empty() {
-                    self.records.remove(&id);
-                }
+                pending.is_empty()
             }
             _ => return,
+        };
+        if finished {
+            self.records.remove(rec, id);
         }
         self.stats.lost += 1;
         self.out.push(Output::Lost(LossReport {
@@ -879,30 +1077,43 @@ impl Router {
     /// Emits one cumulative acknowledgement per edge that received frames since the last
     /// call. Call it after handling a batch of frames: fewer, fuller acks.
     pub fn flush_acks(&mut self) {
-        for key in std::mem::take(&mut self.ack_due) {
-            if let Some(rx) = self.rx.get_mut(&key)
+        let mut due = std::mem::take(&mut self.ack_due);
+        for &ix in &due {
+            let link = &mut self.links[ix as usize];
+            if let Some(rx) = link.rx.as_mut()
                 && rx.ack_due
             {
                 rx.ack_due = false;
                 self.stats.acks += 1;
-                self.out.push(Output::Transmit(Frame {
-                    from: key.1,
-                    to: key.0,
+                self.net.push(Frame {
+                    from: link.to,
+                    to: link.from,
                     epoch: rx.epoch,
+                    link: ix,
                     body: Body::Ack { upto: rx.expected },
-                }));
+                });
             }
         }
+        due.clear();
+        // Nothing was added meanwhile: keep the allocation.
+        self.ack_due = due;
     }
 
     /// Retries frames whose ack is overdue and gives up on those out of retries.
     pub fn tick(&mut self, topo: &Topology, now: Duration) {
-        let mut keys: Vec<_> = self.active.iter().copied().collect();
-        keys.sort_unstable();
-        for key in keys {
+        let mut keys = std::mem::take(&mut self.active);
+        keys.sort_unstable_by_key(|&ix| {
+            let l = &self.links[ix as usize];
+            (l.from, l.to)
+        });
+        keys.dedup();
+        let mut keep = Vec::with_capacity(keys.len());
+        for ix in keys {
             let mut expired = Vec::new();
-            let Some(tx) = self.tx.get_mut(&key) else {
-                continue;
+            let link = &mut self.links[ix as usize];
+            let key = (link.from, link.to);
+            let Some(tx) = link.tx.as_mut() else {
+                continue; // its member left; a new queue lists itself again
             };
             let floor = tx.floor();
             for slot in tx.slots.iter_mut() {
@@ -910,32 +1121,32 @@ impl Router {
                 if slot.deadline > now {
                     continue;
                 }
-                let Some(payload) = payload_of(&self.records, r.id) else {
+                if self.records.get(r.rec, r.id).is_none() {
                     // Finished meanwhile (delivered by another route, or reported lost):
                     // nothing left to resend; the floor moves past it.
                     slot.resend = None;
                     tx.live -= 1;
                     continue;
-                };
+                }
                 if slot.retries < self.cfg.max_retries {
                     slot.retries += 1;
                     slot.deadline = now + self.cfg.ack_timeout * (1u32 << slot.retries);
                     self.stats.retransmits += 1;
-                    self.out.push(Output::Transmit(Frame {
+                    self.net.push(Frame {
                         from: key.0,
                         to: key.1,
                         epoch: tx.epoch,
+                        link: ix,
                         body: Body::Data {
                             seq: slot.seq,
                             floor,
                             packet: Packet {
                                 id: r.id,
-                                payload,
-                                sent_at: r.sent_at,
                                 route: r.route.clone(),
+                                rec: r.rec,
                             },
                         },
-                    }));
+                    });
                 } else if let Some(r) = slot.resend.take() {
                     tx.live -= 1;
                     expired.push(r);
@@ -943,19 +1154,23 @@ impl Router {
             }
             tx.pop_finished();
             if tx.live == 0 {
-                self.active.remove(&key);
+                tx.listed = false;
+            } else {
+                keep.push(ix);
             }
             for r in expired {
-                self.give_up(topo, key, r.id, r.route, now);
+                self.give_up(topo, key, r.id, r.rec, r.route, now);
             }
         }
+        // Links that became busy during this tick listed themselves in `active` already.
+        self.active.extend(keep);
     }
 
     /// The earliest retry deadline, so a driver can sleep until then.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.active
             .iter()
-            .filter_map(|k| self.tx.get(k))
+            .filter_map(|&ix| self.links[ix as usize].tx.as_ref())
             .flat_map(|tx| {
                 tx.slots
                     .iter()
@@ -976,43 +1191,93 @@ impl Router {
                 r.leader = topo.leader();
             }
         }
-        let mut keys: Vec<_> = self
-            .tx
-            .keys()
-            .filter(|(a, b)| *a == m || *b == m)
-            .copied()
+        let mut touched: Vec<usize> = (0..self.links.len())
+            .filter(|&ix| {
+                let l = &self.links[ix];
+                l.in_use && (l.from == m || l.to == m)
+            })
             .collect();
-        keys.sort_unstable();
-        for key in keys {
-            self.active.remove(&key);
-            if let Some(tx) = self.tx.remove(&key) {
+        touched.sort_unstable_by_key(|&ix| (self.links[ix].from, self.links[ix].to));
+        for &ix in &touched {
+            let key = (self.links[ix].from, self.links[ix].to);
+            if let Some(tx) = self.links[ix].tx.take() {
                 for r in tx.slots.into_iter().filter_map(|s| s.resend) {
-                    self.give_up(topo, key, r.id, r.route, now);
+                    self.give_up(topo, key, r.id, r.rec, r.route, now);
                 }
             }
         }
-        self.rx.retain(|(a, b), _| *a != m && *b != m);
-        let mut hit: Vec<MsgId> = self
+        // Free the links (reroutes above never use them: `m` is on no path any more).
+        for ix in touched {
+            let l = &mut self.links[ix];
+            self.link_ix.remove(&(l.from, l.to));
+            l.in_use = false;
+            l.tx = None;
+            l.rx = None;
+            l.members_at = 0;
+            self.spare_links.push(ix as u32);
+        }
+        // Cached routes name their first link by index: forget them all, even if the caller
+        // has not changed the topology (it should have).
+        self.routes.clear();
+        let mut hit: Vec<(MsgId, RecRef)> = self
             .records
             .iter()
-            .filter(|(_, r)| match r {
-                Record::Unicast { target, .. } => *target == m,
-                Record::Broadcast { pending, .. } => pending.contains(&m),
+            .filter(|(_, r)| match &r.kind {
+                RecordKind::Unicast { target, .. } => *target == m,
+                RecordKind::Broadcast { pending, .. } => pending.contains(&m),
             })
-            .map(|(id, _)| *id)
+            .map(|(rec, r)| (r.id, rec))
             .collect();
-        hit.sort_unstable();
-        for id in hit {
-            self.report_lost(topo, id, m, 0, LossReason::TargetLeft);
+        hit.sort_unstable_by_key(|(id, _)| *id);
+        for (id, rec) in hit {
+            self.report_lost(topo, id, rec, m, 0, LossReason::TargetLeft);
         }
     }
 }
 
-/// The payload of an unfinished message, from its origin's record.
-fn payload_of(records: &Map<MsgId, Record>, id: MsgId) -> Option<Bytes> {
-    match records.get(&id)? {
-        Record::Unicast { payload, .. } | Record::Broadcast { payload, .. } => {
-            Some(payload.clone())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unicast(seq: u64) -> Record {
+        Record {
+            id: MsgId {
+                origin: AgentId(1),
+                seq,
+            },
+            payload: Bytes::from_static(b"x"),
+            sent_at: Duration::ZERO,
+            kind: RecordKind::Unicast {
+                target: AgentId(2),
+                attempt: Attempt {
+                    attempt: 0,
+                    tried: Vec::new(),
+                },
+            },
         }
+    }
+
+    #[test]
+    fn a_reused_record_slot_does_not_answer_for_its_previous_message() {
+        let mut recs = Records::default();
+        let first = unicast(0);
+        let first_id = first.id;
+        let old = recs.insert(first);
+        assert!(recs.remove(old, first_id).is_some());
+        assert!(recs.remove(old, first_id).is_none(), "closed once only");
+        let second = unicast(1);
+        let second_id = second.id;
+        let new = recs.insert(second);
+        assert_eq!(new.ix, old.ix, "the slot is reused");
+        assert!(
+            recs.get(old, first_id).is_none(),
+            "an old copy finds nothing"
+        );
+        assert!(
+            recs.get(new, first_id).is_none(),
+            "nor does a reference with the wrong id"
+        );
+        assert!(recs.get(new, second_id).is_some());
+        assert_eq!(recs.open, 1);
     }
 }

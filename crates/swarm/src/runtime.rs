@@ -71,58 +71,111 @@ type Job = Box<dyn FnOnce(&mut Core, Duration) + Send>;
 struct Core {
     coord: Coordinator,
     cfg: RuntimeConfig,
-    mailboxes: Map<(SwarmId, AgentId), MailboxSender>,
-    /// Mail not yet in its mailbox: this batch's, and what did not fit (the overflow).
-    pending: Map<(SwarmId, AgentId), VecDeque<Mail>>,
+    inboxes: Map<(SwarmId, AgentId), Inbox>,
+    /// Inboxes with pending mail, each once.
+    dirty: Vec<(SwarmId, AgentId)>,
     events: broadcast::Sender<(SwarmId, SwarmEvent)>,
 }
 
-impl Core {
-    fn mail(&mut self, key: (SwarmId, AgentId), mail: Mail) {
-        // Mail for a member that has left is dropped when the batch is handed over.
-        self.pending.entry(key).or_default().push_back(mail);
-    }
+/// A member as the runtime sees it: its mailbox and the mail not yet in it (this batch's,
+/// and what did not fit: the overflow). The queue is kept between batches, so a busy member
+/// costs no allocation per batch.
+struct Inbox {
+    tx: MailboxSender,
+    pending: VecDeque<Mail>,
+    /// Listed in `Core::dirty`.
+    dirty: bool,
+}
 
+/// An empty pending queue larger than this gives its memory back.
+const KEEP_PENDING: usize = 256;
+
+/// Queues `mail` for `key`'s mailbox; dropped if the member has left (it reads nothing more).
+fn post(
+    inboxes: &mut Map<(SwarmId, AgentId), Inbox>,
+    dirty: &mut Vec<(SwarmId, AgentId)>,
+    key: (SwarmId, AgentId),
+    mail: Mail,
+) {
+    if let Some(inbox) = inboxes.get_mut(&key) {
+        inbox.pending.push_back(mail);
+        if !inbox.dirty {
+            inbox.dirty = true;
+            dirty.push(key);
+        }
+    }
+}
+
+/// Refuses a send to `to` while as much mail for it waits outside its mailbox as the
+/// mailbox holds.
+fn room_for(
+    inboxes: &Map<(SwarmId, AgentId), Inbox>,
+    cfg: &RuntimeConfig,
+    swarm: SwarmId,
+    to: AgentId,
+) -> Result<()> {
+    match inboxes.get(&(swarm, to)) {
+        Some(inbox) if inbox.pending.len() >= cfg.mailbox => Err(Error::MailboxFull {
+            agent: to,
+            capacity: cfg.mailbox,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl Core {
     /// Hands every member its pending mail (one lock and one wake-up each); keeps what does
     /// not fit.
     fn flush_mail(&mut self) {
-        let mailboxes = &self.mailboxes;
-        self.pending.retain(|key, q| match mailboxes.get(key) {
-            // `false`: the member dropped its mailbox, so it reads nothing more.
-            Some(tx) => tx.deliver(q) && !q.is_empty(),
-            None => false, // the member left while the message was on its way
-        });
-    }
-
-    fn room_for(&self, swarm: SwarmId, to: AgentId) -> Result<()> {
-        match self.pending.get(&(swarm, to)) {
-            Some(q) if q.len() >= self.cfg.mailbox => Err(Error::MailboxFull {
-                agent: to,
-                capacity: self.cfg.mailbox,
-            }),
-            _ => Ok(()),
+        let mut keys = std::mem::take(&mut self.dirty);
+        for key in keys.drain(..) {
+            let Some(inbox) = self.inboxes.get_mut(&key) else {
+                continue; // the member left while the message was on its way
+            };
+            if !inbox.tx.deliver(&mut inbox.pending) {
+                // The member dropped its mailbox, so it reads nothing more.
+                inbox.pending.clear();
+            }
+            if inbox.pending.is_empty() {
+                inbox.dirty = false;
+                if inbox.pending.capacity() > KEEP_PENDING {
+                    inbox.pending = VecDeque::new();
+                }
+            } else {
+                self.dirty.push(key);
+            }
+        }
+        // Nothing else was listed meanwhile; keep the larger allocation.
+        if self.dirty.is_empty() {
+            self.dirty = keys;
         }
     }
 
-    /// Runs every swarm's in-process network until quiet: frames go back in, acks are
-    /// flushed once per round, deliveries go to mailboxes.
+    /// Runs every swarm's in-process network until quiet (see [`Swarm::run_local`]);
+    /// deliveries go to mailboxes.
     fn pump(&mut self, now: Duration) {
-        let ids = self.coord.ids();
+        let Core {
+            coord,
+            inboxes,
+            dirty,
+            events,
+            ..
+        } = self;
         let mut frames = Vec::new();
-        let mut mails = Vec::new();
-        for sid in ids {
-            let Ok(swarm) = self.coord.swarm_mut(sid) else {
-                continue;
-            };
+        for swarm in coord.swarms_mut() {
+            let sid = swarm.id();
             loop {
-                swarm.flush_acks();
+                swarm.run_local(now);
                 for o in swarm.drain_outputs() {
                     match o {
+                        // `run_local` leaves none; handled anyway, in case.
                         Output::Transmit(f) => frames.push(f),
-                        Output::Deliver { to, message } => mails.push((to, Mail::Message(message))),
+                        Output::Deliver { to, message } => {
+                            post(inboxes, dirty, (sid, to), Mail::Message(message))
+                        }
                         Output::Lost(r) => {
                             if let Some(l) = r.leader {
-                                mails.push((l, Mail::Loss(r)));
+                                post(inboxes, dirty, (sid, l), Mail::Loss(r));
                             }
                         }
                     }
@@ -134,16 +187,11 @@ impl Core {
                     swarm.on_frame(f, now);
                 }
             }
-            let events: Vec<_> = swarm.drain_events().collect();
-            for (to, m) in mails.drain(..) {
-                self.mail((sid, to), m);
-            }
-            for e in events {
+            for e in swarm.drain_events() {
                 if let SwarmEvent::Removed(r) = &e {
-                    self.mailboxes.remove(&(sid, r.removed));
-                    self.pending.remove(&(sid, r.removed));
+                    inboxes.remove(&(sid, r.removed));
                 }
-                let _ = self.events.send((sid, e));
+                let _ = events.send((sid, e));
             }
         }
         self.flush_mail();
@@ -166,8 +214,8 @@ impl SwarmHandle {
         let mut core = Core {
             coord: Coordinator::new(),
             cfg,
-            mailboxes: Map::default(),
-            pending: Map::default(),
+            inboxes: Map::default(),
+            dirty: Vec::new(),
             events: events.clone(),
         };
         let task = tokio::spawn(async move {
@@ -230,8 +278,7 @@ impl SwarmHandle {
     pub async fn dissolve(&self, swarm: SwarmId) -> Result<()> {
         self.call(move |c, _| {
             c.coord.dissolve(swarm)?;
-            c.mailboxes.retain(|(s, _), _| *s != swarm);
-            c.pending.retain(|(s, _), _| *s != swarm);
+            c.inboxes.retain(|(s, _), _| *s != swarm);
             Ok(())
         })
         .await
@@ -242,7 +289,14 @@ impl SwarmHandle {
         self.call(move |c, now| {
             let credential = c.coord.swarm_mut(swarm)?.join(agent, now)?;
             let (tx, mailbox) = mailbox(c.cfg.mailbox);
-            c.mailboxes.insert((swarm, agent), tx);
+            c.inboxes.insert(
+                (swarm, agent),
+                Inbox {
+                    tx,
+                    pending: VecDeque::new(),
+                    dirty: false,
+                },
+            );
             Ok(Member {
                 swarm,
                 id: agent,
@@ -274,7 +328,7 @@ impl SwarmHandle {
         payload: Bytes,
     ) -> Result<MsgId> {
         self.call(move |c, now| {
-            c.room_for(swarm, to)?;
+            room_for(&c.inboxes, &c.cfg, swarm, to)?;
             c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
         })
         .await
@@ -287,12 +341,18 @@ impl SwarmHandle {
         messages: Vec<(AgentId, AgentId, Bytes)>,
     ) -> Result<Vec<Result<MsgId>>> {
         self.call(move |c, now| {
-            c.coord.swarm(swarm)?;
+            let Core {
+                coord,
+                inboxes,
+                cfg,
+                ..
+            } = c;
+            let s = coord.swarm_mut(swarm)?;
             Ok(messages
                 .into_iter()
                 .map(|(from, to, payload)| {
-                    c.room_for(swarm, to)?;
-                    c.coord.swarm_mut(swarm)?.send(from, to, payload, now)
+                    room_for(inboxes, cfg, swarm, to)?;
+                    s.send(from, to, payload, now)
                 })
                 .collect())
         })

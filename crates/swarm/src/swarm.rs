@@ -190,6 +190,13 @@ impl Swarm {
         self.router.on_frame(&self.topology, frame, now);
     }
 
+    /// Carries this swarm's frames in process until none is left (see
+    /// [`Router::run_local`]); deliveries and loss reports stay for
+    /// [`Swarm::drain_outputs`].
+    pub fn run_local(&mut self, now: Duration) {
+        self.router.run_local(&self.topology, now);
+    }
+
     /// Batches acknowledgements (see [`Router::flush_acks`]).
     pub fn flush_acks(&mut self) {
         self.router.flush_acks();

@@ -70,6 +70,15 @@ pub struct Topology {
     /// Mesh and ring: the leader chosen by an election, if any.
     elected: Option<AgentId>,
     version: u64,
+    /// Unique per state across every topology of the process (see [`Topology::stamp`]).
+    stamp: u64,
+}
+
+/// A number no other topology state has had: taken from a process-wide counter.
+fn fresh_stamp() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Topology {
@@ -94,6 +103,7 @@ impl Topology {
             open: VecDeque::new(),
             elected: None,
             version: 0,
+            stamp: fresh_stamp(),
         })
     }
 
@@ -110,6 +120,14 @@ impl Topology {
     /// Bumped by every membership or leader change.
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// Changes with every membership or leader change, and no two topologies that differ
+    /// share it (unlike `version`, which counts changes: two copies changed differently can
+    /// reach the same count). A clone keeps it until either side changes. Lets a router cache
+    /// paths safely.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp
     }
 
     /// Members in join order.
@@ -178,6 +196,7 @@ impl Topology {
             TopologyKind::Mesh | TopologyKind::Ring => self.elected = Some(a),
         }
         self.version += 1;
+        self.stamp = fresh_stamp();
         Ok(())
     }
 
@@ -209,6 +228,7 @@ impl Topology {
             TopologyKind::Mesh | TopologyKind::Ring => {}
         }
         self.version += 1;
+        self.stamp = fresh_stamp();
         Ok(())
     }
 
@@ -259,6 +279,7 @@ impl Topology {
             TopologyKind::Mesh | TopologyKind::Ring => {}
         }
         self.version += 1;
+        self.stamp = fresh_stamp();
         Ok(Repair {
             removed: a,
             leader_before,

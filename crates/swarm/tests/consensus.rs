@@ -276,8 +276,16 @@ fn forged_repeated_late_and_foreign_votes_are_refused() {
     );
 }
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
     /// Whatever arrives — forged, repeated, late — a decided proposal never changes, and the
     /// decision agrees with the policy applied to the counted votes.
     #[test]

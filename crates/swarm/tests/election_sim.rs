@@ -85,8 +85,16 @@ fn run(
     leaders
 }
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(cases(24)))]
     #[test]
     fn at_most_one_leader_per_term(
         seed in any::<u64>(),

@@ -158,3 +158,73 @@ fn a_silent_edge_retries_with_backoff_then_reroutes_then_reports() {
     assert_eq!(lost[0].1.leader, Some(AgentId(0)));
     assert_eq!(r.open_messages(), 0);
 }
+
+/// A member leaves with a frame of its old edge still on the network and joins again; the
+/// router reuses the freed edge state. The stale frame delivers nothing and the new message
+/// still arrives exactly once.
+#[test]
+fn a_stale_frame_after_leave_and_rejoin_delivers_nothing() {
+    let mut t = Topology::new(SwarmId(5), TopologyKind::Mesh).unwrap();
+    for i in 0..3 {
+        t.add(AgentId(i)).unwrap();
+    }
+    let mut r = Router::new(RouterConfig::default()).unwrap();
+    let now = Duration::ZERO;
+    let old = r
+        .send(&t, AgentId(0), AgentId(1), Bytes::from_static(b"old"), now)
+        .unwrap();
+    let stale: Vec<_> = r
+        .drain()
+        .filter_map(|o| match o {
+            Output::Transmit(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stale.len(), 1);
+    t.remove(AgentId(0)).unwrap();
+    r.member_removed(&t, AgentId(0), now);
+    let lost: Vec<_> = r
+        .drain()
+        .filter_map(|o| match o {
+            Output::Lost(l) => Some(l.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost, vec![old], "the origin left: reported lost");
+    t.add(AgentId(0)).unwrap();
+    let new = r
+        .send(&t, AgentId(0), AgentId(1), Bytes::from_static(b"new"), now)
+        .unwrap();
+    let fresh: Vec<_> = r
+        .drain()
+        .filter_map(|o| match o {
+            Output::Transmit(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let mut delivered = Vec::new();
+    // The stale frame first, then the new one, then the stale one again.
+    for f in stale
+        .iter()
+        .cloned()
+        .chain(fresh)
+        .chain(stale.iter().cloned())
+    {
+        r.on_frame(&t, f, now);
+        r.flush_acks();
+        for o in r.drain().collect::<Vec<_>>() {
+            match o {
+                Output::Transmit(f) => r.on_frame(&t, f, now),
+                Output::Deliver { to, message } => {
+                    delivered.push((to, message.id, message.payload))
+                }
+                Output::Lost(l) => panic!("{l:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        delivered,
+        vec![(AgentId(1), new, Bytes::from_static(b"new"))]
+    );
+    assert_eq!(r.open_messages(), 0);
+}

@@ -210,8 +210,16 @@ fn kind_of(i: u8) -> TopologyKind {
     }
 }
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
     #[test]
     fn exactly_once_or_reported_lost_and_fifo_per_edge(
         seed in any::<u64>(),

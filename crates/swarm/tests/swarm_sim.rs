@@ -209,8 +209,16 @@ fn kind_of(i: u8) -> TopologyKind {
     }
 }
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(cases(24)))]
     #[test]
     fn repaired_swarms_stay_connected_and_lose_nothing_silently(
         seed in any::<u64>(),

@@ -40,8 +40,16 @@ fn check_path(t: &Topology, path: &[AgentId], a: AgentId, b: AgentId) {
     assert_eq!(distinct.len(), path.len(), "path revisits a node: {path:?}");
 }
 
+/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(cases(96)))]
     #[test]
     fn shapes_stay_connected_and_paths_are_sound(
         kind in kinds(),

@@ -186,7 +186,7 @@ fn millis(t: SystemTime) -> i64 {
 
 impl DurableAudit {
     /// The compliance report over the `compliance.decision` entries in `[from, to]` (whole
-    /// milliseconds), listing at most `max_violations` violations (the newest; the rest are
+    /// milliseconds; `to: None` is "now", read after the checkpoint below), listing at most `max_violations` violations (the newest; the rest are
     /// counted in `violations_omitted`). Blocking: it reads the database; call it from a
     /// blocking thread.
     ///
@@ -195,11 +195,15 @@ impl DurableAudit {
     pub fn compliance_report(
         &self,
         from: SystemTime,
-        to: SystemTime,
+        to: Option<SystemTime>,
         max_violations: usize,
     ) -> Result<ComplianceReport, mcpflow_audit::Error> {
         let log = self.log();
         log.checkpoint()?;
+        // The writer stamps an entry when it writes it, so a decision queued before this
+        // report can carry a later time than the request's arrival: "now" is taken after the
+        // checkpoint has written everything queued before it.
+        let to = to.unwrap_or_else(SystemTime::now);
         let mut report = ComplianceReport::new(from, to);
         let since = millis(from);
         let mut until = millis(to).saturating_add(1);
@@ -299,7 +303,7 @@ mod tests {
         });
         let end = SystemTime::now() + Duration::from_secs(1);
         let d = durable.clone();
-        let report = tokio::task::spawn_blocking(move || d.compliance_report(start, end, 2))
+        let report = tokio::task::spawn_blocking(move || d.compliance_report(start, Some(end), 2))
             .await
             .unwrap()
             .unwrap();
@@ -316,7 +320,7 @@ mod tests {
         // Nothing before the range.
         let d = durable.clone();
         let empty = tokio::task::spawn_blocking(move || {
-            d.compliance_report(UNIX_EPOCH, start - Duration::from_secs(10), 10)
+            d.compliance_report(UNIX_EPOCH, Some(start - Duration::from_secs(10)), 10)
         })
         .await
         .unwrap()
@@ -339,10 +343,11 @@ mod tests {
         let durable = Arc::into_inner(durable).expect("the only handle");
         drop(durable);
         let reopened = DurableAudit::open(dir.path()).unwrap();
-        let again = tokio::task::spawn_blocking(move || reopened.compliance_report(start, end, 2))
-            .await
-            .unwrap()
-            .unwrap();
+        let again =
+            tokio::task::spawn_blocking(move || reopened.compliance_report(start, Some(end), 2))
+                .await
+                .unwrap()
+                .unwrap();
         assert_eq!(again, report);
     }
 

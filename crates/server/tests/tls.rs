@@ -64,10 +64,19 @@ impl Ca {
         let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
         params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
         params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
-        self.sign(params, "mcpflow test server", ExtendedKeyUsagePurpose::ServerAuth)
+        self.sign(
+            params,
+            "mcpflow test server",
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
     }
 
-    fn sign(&self, mut params: CertificateParams, cn: &str, usage: ExtendedKeyUsagePurpose) -> Pair {
+    fn sign(
+        &self,
+        mut params: CertificateParams,
+        cn: &str,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Pair {
         let key = KeyPair::generate().unwrap();
         params.distinguished_name.push(DnType::CommonName, cn);
         params.extended_key_usages = vec![usage];

@@ -12,7 +12,6 @@ use mcpflow_store::{
     StoreUrl, TaskQuery, TrajectoryRow, open,
 };
 
-
 fn agent(id: &str, node: &str) -> AgentRecord {
     AgentRecord {
         id: id.into(),

@@ -190,6 +190,8 @@ pub fn register(catalog: &mut Catalog) {
                     ));
                 }
             };
+            // Without `until`, the node reads "now" once earlier decisions are written.
+            let to = a.until.is_some().then_some(to);
             let audit = call.cx.node().audit().clone();
             let configured = call.cx.auth().and_then(|a| a.compliance()).is_some();
             let report = tokio::task::spawn_blocking(move || {
@@ -225,7 +227,7 @@ pub fn register(catalog: &mut Catalog) {
                 .collect();
             structured(&json!({
                 "since": since.to_string(),
-                "until": until.to_string(),
+                "until": rfc3339(report.to),
                 "source": "audit_log",
                 "compliance_configured": configured,
                 "total": report.total,

@@ -9,7 +9,9 @@
 //!
 //! Same generator, seeds, M = 16 and ef_construction = 200 as the bench; recall@10 against
 //! our exact scan; queries/s as the best of `--repeat` passes through [`SharedIndex`] (the
-//! bench's path). `--dump DIR` writes `base.f32`, `queries.f32` (little-endian f32, row-major)
+//! bench's path), both per wall-clock second and per second of this thread's CPU time (the
+//! latter is steadier on a loaded machine: time spent descheduled does not count; hnswlib's
+//! side uses Python's `time.thread_time`, the same clock). `--dump DIR` writes `base.f32`, `queries.f32` (little-endian f32, row-major)
 //! and `truth.u64` (k ids per query) for a peer; `--peer PYTHON` then runs hnswlib on them in
 //! this run (a python with `hnswlib` and `numpy`, one thread) and prints the ratio per ef.
 //! The truth is reused from `DIR` when it was computed for the same data (`meta.txt`).
@@ -45,12 +47,13 @@ for ef in efs:
     index.set_ef(max(ef, k))
     labels, _ = index.knn_query(queries, k=k, num_threads=1)
     hits = sum(len(set(l.tolist()) & set(t.tolist())) for l, t in zip(labels, truth))
-    best = 0.0
+    best, best_cpu = 0.0, 0.0
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         index.knn_query(queries, k=k, num_threads=1)
         best = max(best, len(queries) / (time.perf_counter() - t))
-    print(ef, hits / truth.size, best, flush=True)
+        best_cpu = max(best_cpu, len(queries) / (time.thread_time() - c))
+    print(ef, hits / truth.size, best, best_cpu, flush=True)
 "#;
 
 struct Opts {
@@ -174,16 +177,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(f, t)| recall(f, t))
             .sum::<f64>()
             / rows.len() as f64;
-        let mut best = 0.0f64;
+        let (mut best, mut best_cpu) = (0.0f64, 0.0f64);
         for _ in 0..o.repeat {
-            let started = Instant::now();
+            let (started, cpu) = (Instant::now(), thread_cpu_secs());
             for q in &rows {
                 std::hint::black_box(search(q)?);
             }
             best = best.max(rows.len() as f64 / started.elapsed().as_secs_f64());
+            best_cpu = best_cpu.max(rows.len() as f64 / (thread_cpu_secs() - cpu));
         }
-        println!("ours ef {ef:>4}: recall@{K} {r:.4}, {best:.0} q/s");
-        ours.push((ef, r, best));
+        println!("ours ef {ef:>4}: recall@{K} {r:.4}, {best:.0} q/s, {best_cpu:.0} q/cpu-s");
+        ours.push((ef, r, best, best_cpu));
     }
 
     let Some(dir) = o.dump.clone() else {
@@ -231,17 +235,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => println!("build: hnswlib {peer_build:.2} s (ours loaded)"),
     }
-    for ((ef, r, qps), line) in ours.iter().zip(lines) {
+    for ((ef, r, qps, cpu), line) in ours.iter().zip(lines) {
         let f: Vec<f64> = line
             .split_whitespace()
             .map(|x| x.parse().expect("number"))
             .collect();
         println!(
-            "ef {ef:>4}: ours recall {r:.4} {qps:>7.0} q/s | hnswlib recall {:.4} {:>7.0} q/s | {:.2}x",
+            "ef {ef:>4}: ours recall {r:.4} {qps:>6.0} q/s {cpu:>6.0} q/cpu-s | hnswlib recall {:.4} {:>6.0} q/s {:>6.0} q/cpu-s | {:.2}x wall, {:.2}x cpu",
             f[1],
             f[2],
-            qps / f[2]
+            f[3],
+            qps / f[2],
+            cpu / f[3]
         );
     }
     Ok(())
+}
+
+/// CPU time this thread has run, in seconds (Linux `/proc/thread-self/schedstat`, in ns;
+/// NaN elsewhere, which prints as NaN rather than a wrong number).
+fn thread_cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |ns| ns / 1e9)
 }

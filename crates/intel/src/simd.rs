@@ -20,8 +20,7 @@ pub(crate) fn arch() -> pulp::Arch {
 pub(crate) fn prefetch(data: &[f32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        static V1: OnceLock<Option<pulp::x86::V1>> = OnceLock::new();
-        if let Some(v1) = *V1.get_or_init(pulp::x86::V1::try_new) {
+        if let Some(v1) = v1() {
             // One hint per 64-byte line.
             for line in data.chunks(16) {
                 v1.sse._mm_prefetch::<3>(line.as_ptr().cast());
@@ -30,4 +29,32 @@ pub(crate) fn prefetch(data: &[f32]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = data;
+}
+
+/// [`prefetch`] of the first cache line of `data` only.
+#[inline(always)]
+pub(crate) fn prefetch_head(data: &[f32]) {
+    prefetch(&data[..data.len().min(16)]);
+}
+
+/// [`prefetch`] for a list of links.
+#[inline(always)]
+pub(crate) fn prefetch_u32(data: &[u32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if let Some(v1) = v1() {
+            for line in data.chunks(16) {
+                v1.sse._mm_prefetch::<3>(line.as_ptr().cast());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn v1() -> Option<pulp::x86::V1> {
+    static V1: OnceLock<Option<pulp::x86::V1>> = OnceLock::new();
+    *V1.get_or_init(pulp::x86::V1::try_new)
 }

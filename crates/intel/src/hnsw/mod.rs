@@ -321,6 +321,17 @@ impl HnswIndex {
         }
     }
 
+    /// Asks the CPU to start loading the links of `slot` on `layer` (bottom layer only: the
+    /// upper ones are few and small).
+    #[inline(always)]
+    pub(crate) fn prefetch_links(&self, slot: u32, layer: usize) {
+        if layer == 0 {
+            let stride = self.m0() + 1;
+            let base = slot as usize * stride;
+            crate::simd::prefetch_u32(&self.links0[base..base + stride]);
+        }
+    }
+
     /// Appends one neighbour; the caller checked there is room.
     #[inline(always)]
     pub(crate) fn push_link(&mut self, slot: u32, layer: usize, new: u32) {

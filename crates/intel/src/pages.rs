@@ -55,20 +55,23 @@ impl<T: Pod> HugeVec<T> {
 
     /// Makes room for `additional` more elements.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let needed = self.len() + additional;
         match &mut self.inner {
             Inner::Heap(v) => {
                 #[cfg(target_os = "linux")]
-                if needed.saturating_mul(size_of::<T>()) >= HUGE_FROM
-                    && let Some(map) = map_with(v.as_slice(), needed)
                 {
-                    self.inner = Inner::Mapped { map, len: v.len() };
-                    return;
+                    let needed = v.len() + additional;
+                    if needed.saturating_mul(size_of::<T>()) >= HUGE_FROM
+                        && let Some(map) = map_with(v.as_slice(), needed)
+                    {
+                        self.inner = Inner::Mapped { map, len: v.len() };
+                        return;
+                    }
                 }
                 v.reserve(additional);
             }
             #[cfg(target_os = "linux")]
             Inner::Mapped { map, len } => {
+                let needed = *len + additional;
                 if needed * size_of::<T>() <= map.len() {
                     return;
                 }

@@ -34,6 +34,7 @@ mod distance;
 mod error;
 mod hnsw;
 pub mod memory;
+mod pages;
 mod persist;
 pub mod rng;
 pub mod routing;

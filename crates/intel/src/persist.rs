@@ -167,7 +167,7 @@ impl HnswIndex {
             index.ids.push(id);
             index.levels.push(level as u8);
             index.deleted.push(deleted);
-            index.links0.extend(std::iter::repeat_n(0, m0 + 1));
+            index.links0.extend_zeroed(m0 + 1);
             index.upper.push(vec![0; level * (m + 1)]);
             for layer in 0..=level {
                 let cap = if layer == 0 { m0 } else { m };

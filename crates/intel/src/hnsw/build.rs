@@ -34,7 +34,7 @@ impl HnswIndex {
         self.vectors.extend_from_slice(vector);
         self.ids.push(id);
         self.levels.push(level as u8);
-        self.links0.extend(std::iter::repeat_n(0, self.m0() + 1));
+        self.links0.extend_zeroed(self.m0() + 1);
         self.upper.push(vec![0; level * (self.params.m + 1)]);
         self.deleted.push(false);
         self.slot_of.insert(id, slot);

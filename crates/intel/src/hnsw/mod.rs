@@ -1,9 +1,10 @@
 //! The HNSW graph index (Malkov & Yashunin): layered proximity graphs, greedy descent from
 //! the top layer, a best-first beam of width `ef` on the bottom one.
 //!
-//! Layout: vectors live in one contiguous `Vec<f32>` (row per node, the cache-friendly
-//! order for the distance kernel); bottom-layer links in one flat `Vec<u32>` with a fixed
-//! `2M + 1` stride (count, then neighbours); the few upper-layer lists per node apart.
+//! Layout: vectors live in one contiguous array (row per node, the cache-friendly order for
+//! the distance kernel); bottom-layer links in one flat array with a fixed `2M + 1` stride
+//! (count, then neighbours); the few upper-layer lists per node apart. The two big arrays
+//! move to 2 MiB pages once large ([`crate::pages`]).
 //!
 //! Deletion is a tombstone: the node keeps routing searches but is never returned. When
 //! tombstones exceed [`Params::rebuild_threshold`] of all nodes the graph is rebuilt from the
@@ -14,6 +15,7 @@ mod search;
 
 use crate::distance::{Metric, prepare};
 use crate::error::{Error, Result};
+use crate::pages::HugeVec;
 use crate::rng::SplitMix64;
 use crate::visited::VisitedPool;
 use std::collections::HashMap;
@@ -98,13 +100,13 @@ pub struct Hit {
 pub struct HnswIndex {
     pub(crate) params: Params,
     /// Row-major vectors, `dim` per slot (unit length under cosine).
-    pub(crate) vectors: Vec<f32>,
+    pub(crate) vectors: HugeVec<f32>,
     /// Caller id of each slot.
     pub(crate) ids: Vec<u64>,
     /// Top layer of each slot.
     pub(crate) levels: Vec<u8>,
     /// Bottom-layer links: `m0 + 1` per slot, count first.
-    pub(crate) links0: Vec<u32>,
+    pub(crate) links0: HugeVec<u32>,
     /// Links on layers `1..=level`: `m + 1` per layer, count first; empty for level 0.
     pub(crate) upper: Vec<Vec<u32>>,
     /// Tombstones.
@@ -125,10 +127,10 @@ impl HnswIndex {
         let rng = SplitMix64::new(params.seed);
         Ok(Self {
             params,
-            vectors: Vec::new(),
+            vectors: HugeVec::new(),
             ids: Vec::new(),
             levels: Vec::new(),
-            links0: Vec::new(),
+            links0: HugeVec::new(),
             upper: Vec::new(),
             deleted: Vec::new(),
             deleted_count: 0,
@@ -321,15 +323,26 @@ impl HnswIndex {
         }
     }
 
+    /// Asks the CPU to start loading the links of `slot` on `layer` (bottom layer only: the
+    /// upper ones are few and small).
+    #[inline(always)]
+    pub(crate) fn prefetch_links(&self, slot: u32, layer: usize) {
+        if layer == 0 {
+            let stride = self.m0() + 1;
+            let base = slot as usize * stride;
+            crate::simd::prefetch_u32(&self.links0[base..base + stride]);
+        }
+    }
+
     /// Appends one neighbour; the caller checked there is room.
     #[inline(always)]
     pub(crate) fn push_link(&mut self, slot: u32, layer: usize, new: u32) {
         let (list, base) = if layer == 0 {
             let stride = self.m0() + 1;
-            (&mut self.links0, slot as usize * stride)
+            (&mut self.links0[..], slot as usize * stride)
         } else {
             let stride = self.params.m + 1;
-            (&mut self.upper[slot as usize], (layer - 1) * stride)
+            (&mut self.upper[slot as usize][..], (layer - 1) * stride)
         };
         let n = list[base] as usize;
         list[base + 1 + n] = new;
@@ -340,10 +353,10 @@ impl HnswIndex {
     pub(crate) fn set_links(&mut self, slot: u32, layer: usize, neighbours: &[u32]) {
         let (list, base) = if layer == 0 {
             let stride = self.m0() + 1;
-            (&mut self.links0, slot as usize * stride)
+            (&mut self.links0[..], slot as usize * stride)
         } else {
             let stride = self.params.m + 1;
-            (&mut self.upper[slot as usize], (layer - 1) * stride)
+            (&mut self.upper[slot as usize][..], (layer - 1) * stride)
         };
         list[base] = neighbours.len() as u32;
         list[base + 1..base + 1 + neighbours.len()].copy_from_slice(neighbours);

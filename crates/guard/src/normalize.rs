@@ -185,8 +185,8 @@ impl Normalized {
     /// main view's offset map serves it too.
     pub(crate) fn leet_text(&self) -> Option<String> {
         let bytes = self.main.text.as_bytes();
-        let mut out: Vec<u8> = bytes.to_vec();
-        let mut changed = false;
+        // The copy is made at the first change: most texts have none.
+        let mut out: Option<Vec<u8>> = None;
         let mut i = 0;
         while i < bytes.len() {
             if !is_leet_token_byte(bytes[i]) {
@@ -194,26 +194,22 @@ impl Normalized {
                 continue;
             }
             let start = i;
+            let mut letters = 0;
             while i < bytes.len() && is_leet_token_byte(bytes[i]) {
+                letters += usize::from(bytes[i].is_ascii_alphabetic());
                 i += 1;
             }
-            let token = &bytes[start..i];
-            let letters = token.iter().filter(|b| b.is_ascii_alphabetic()).count();
-            if letters >= 2 && letters < token.len() {
-                for (k, &b) in token.iter().enumerate() {
-                    if let Some(l) = leet_letter(b) {
-                        out[start + k] = l;
-                        changed = true;
+            if letters >= 2 && letters < i - start {
+                for k in start..i {
+                    if let Some(l) = leet_letter(bytes[k]) {
+                        out.get_or_insert_with(|| bytes.to_vec())[k] = l;
                     }
                 }
             }
         }
-        if !changed {
-            return None;
-        }
         // Only ASCII bytes were replaced by ASCII bytes, so this cannot fail; fall back to
         // "no leet view" rather than panic if it somehow did.
-        String::from_utf8(out).ok()
+        String::from_utf8(out?).ok()
     }
 
     /// The main view with spaced-out letters joined (`i g n o r e` → `ignore`), or `None`
@@ -221,37 +217,34 @@ impl Normalized {
     pub fn despaced(&self) -> Option<View> {
         let text = &self.main.text;
         let bytes = text.as_bytes();
-        let mut drop = vec![false; bytes.len()];
-        let mut changed = false;
+        // Allocated at the first run found: most texts have none.
+        let mut drop: Option<Vec<bool>> = None;
+        let single = |k: usize| {
+            bytes[k].is_ascii_alphanumeric()
+                && (k == 0 || !bytes[k - 1].is_ascii_alphanumeric())
+                && (k + 1 >= bytes.len() || !bytes[k + 1].is_ascii_alphanumeric())
+        };
         let mut i = 0;
         while i < bytes.len() {
             // A run: letter (sep letter)+, each letter a single-letter token.
-            let single = |k: usize| {
-                bytes[k].is_ascii_alphanumeric()
-                    && (k == 0 || !bytes[k - 1].is_ascii_alphanumeric())
-                    && (k + 1 >= bytes.len() || !bytes[k + 1].is_ascii_alphanumeric())
-            };
             if !single(i) {
                 i += 1;
                 continue;
             }
-            let mut seps = Vec::new();
             let mut j = i;
             while j + 2 < bytes.len() && is_spacer(bytes[j + 1]) && single(j + 2) {
-                seps.push(j + 1);
                 j += 2;
             }
-            if seps.len() >= 3 {
-                for s in seps {
-                    drop[s] = true;
+            // Separators sit at i+1, i+3, ..., j-1.
+            if (j - i) / 2 >= 3 {
+                let d = drop.get_or_insert_with(|| vec![false; bytes.len()]);
+                for s in (i + 1..j).step_by(2) {
+                    d[s] = true;
                 }
-                changed = true;
             }
             i = j + 1;
         }
-        if !changed {
-            return None;
-        }
+        let drop = drop?;
         let mut view = View::default();
         for (k, c) in text.char_indices() {
             if !drop[k] {

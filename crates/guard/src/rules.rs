@@ -23,7 +23,7 @@
 
 use crate::normalize::Normalized;
 use crate::types::{Category, Channel};
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet};
 use regex_automata::{Anchored, Input, meta};
 use serde::Deserialize;
@@ -300,6 +300,9 @@ impl RuleSet {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    // A full DFA: one table lookup per byte in the overlapping pass that
+                    // every view takes, instead of the NFA's failure transitions.
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(all)
                     .map_err(|e| RulesError::Invalid {
                         id: "keywords".into(),
@@ -661,5 +664,69 @@ mod tests {
                 .contains("not valid")
         );
         assert!(err("[[rule]]\nid='e'\ncategory='jailbreak'\nweight=0.5\nkeywords=['x']\n[[rule]]\nid='e'\ncategory='jailbreak'\nweight=0.5\nkeywords=['y']").contains("duplicate"));
+    }
+}
+#[cfg(test)]
+mod stats_tmp {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn stats() {
+        let r = RuleSet::default_rules().unwrap();
+        let untrig: Vec<usize> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_none()).collect();
+        println!("keywords {} triggers {} patterns {} untriggered {}", r.keyword_list.len(), r.trigger_pattern.len(), r.anchored.len(), untrig.len());
+        for i in &untrig { println!("  untrig {} {}", r.rules[r.set_rule[*i]].id, r.set.patterns()[*i]); }
+        let prose = "The quarterly report shows steady revenue growth across our European customers, and the team will review the results with the sensor network data next week. Latency improved after the deployment in Zurich; the cafe near the office stayed open late. Please find the attached summary table; values are in thousands unless stated otherwise. ".repeat(12);
+        let ac = r.literals.as_ref().unwrap();
+        let mut per = std::collections::BTreeMap::new();
+        let mut n = 0;
+        for m in ac.find_overlapping_iter(&prose) { n += 1; *per.entry(prose[m.start()..m.end()].to_string()).or_insert(0) += 1; }
+        println!("prose {} bytes, {} AC matches: {:?}", prose.len(), n, per);
+        let shortest = r.keyword_list.iter().map(|k| k.len()).min();
+        println!("shortest kw {:?}", shortest);
+        let m = r.set.matches(&prose);
+        println!("set matched {:?}", m.iter().collect::<Vec<_>>());
+    }
+}
+#[cfg(test)]
+mod bench_tmp {
+    use super::*;
+    fn time(name: &str, kb: f64, mut f: impl FnMut() -> usize) {
+        let mut best = f64::INFINITY;
+        let mut x = 0;
+        for _ in 0..300 {
+            let t = std::time::Instant::now();
+            x += f();
+            best = best.min(t.elapsed().as_secs_f64() * 1e6 / kb);
+        }
+        println!("{name:30} {best:8.2} µs/KB ({x})");
+    }
+    #[test]
+    #[ignore]
+    fn parts() {
+        let r = RuleSet::default_rules().unwrap();
+        let prose = "The quarterly report shows steady revenue growth across our European customers, and the team will review the results with the sensor network data next week. Latency improved after the deployment in Zurich; the cafe near the office stayed open late. Please find the attached summary table; values are in thousands unless stated otherwise. ".repeat(12);
+        let view = Normalized::new(&prose).main.as_str().to_string();
+        let kb = view.len() as f64 / 1000.0;
+        time("scan", kb, || r.scan(&view, Channel::ToolOutput).len());
+        time("set.matches", kb, || r.set.matches(&view).iter().count());
+        let ac = r.literals.as_ref().unwrap();
+        time("ac overlapping", kb, || ac.find_overlapping_iter(&view).count());
+        time("ac find_iter", kb, || ac.find_iter(&view).count());
+        let kws = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&r.keyword_list).unwrap();
+        time("ac keywords only overlapping", kb, || kws.find_overlapping_iter(&view).count());
+        let untrig: Vec<&str> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_none()).map(|i| r.set.patterns()[i].as_str()).collect();
+        let us = RegexSet::new(&untrig).unwrap();
+        time("untriggered set", kb, || us.matches(&view).iter().count());
+        let trig: Vec<&str> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_some()).map(|i| r.set.patterns()[i].as_str()).collect();
+        let ts = regex::RegexSetBuilder::new(&trig).dfa_size_limit(64<<20).size_limit(64<<20).build().unwrap();
+        time("triggered set", kb, || ts.matches(&view).iter().count());
+        let ms = meta::Regex::builder().configure(meta::Config::new().hybrid_cache_capacity(64<<20).nfa_size_limit(Some(64<<20)).match_kind(regex_automata::MatchKind::All)).build_many(&r.set.patterns()).unwrap();
+        let mut ps = regex_automata::PatternSet::new(ms.pattern_len());
+        time("meta set", kb, || { ps.clear(); ms.which_overlapping_matches(&Input::new(&view), &mut ps); ps.len() });
+        for (i, p) in untrig.iter().enumerate() {
+            let re = regex::Regex::new(p).unwrap();
+            time(&format!("untrig {i}"), kb, || re.is_match(&view) as usize);
+        }
     }
 }

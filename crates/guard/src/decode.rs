@@ -207,8 +207,16 @@ fn might_hold_payload(bytes: &[u8]) -> bool {
     for &b in bytes {
         let f = CLASSES[usize::from(b)];
         b64 = if f & B64 != 0 { b64 + 1 } else { 0 };
-        hex = if f & HEX_RUN != 0 { hex + usize::from(f & HEX != 0) } else { 0 };
-        bin = if f & BIN_RUN != 0 { bin + usize::from(f & BIN != 0) } else { 0 };
+        hex = if f & HEX_RUN != 0 {
+            hex + usize::from(f & HEX != 0)
+        } else {
+            0
+        };
+        bin = if f & BIN_RUN != 0 {
+            bin + usize::from(f & BIN != 0)
+        } else {
+            0
+        };
         if f & MORSE_RUN != 0 {
             morse_len += 1;
             morse_marks += usize::from(f & MORSE != 0);

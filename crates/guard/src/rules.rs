@@ -129,6 +129,9 @@ pub struct RuleSet {
     /// Keywords (patterns `0..keyword_list.len()`) followed by the trigger literals of the
     /// patterns: one automaton, one pass over a view for both.
     literals: Option<AhoCorasick>,
+    /// The keywords alone (same pattern numbers): enough, and several times faster, when the
+    /// set says no pattern with trigger literals matches — as in almost every text.
+    keywords: Option<AhoCorasick>,
     keyword_rule: Vec<usize>,
     keyword_bounded: Vec<(bool, bool)>,
     /// Every pattern in one `RegexSet`: one pass over a view says which patterns match at
@@ -290,30 +293,37 @@ impl RuleSet {
                 id: "regex set".into(),
                 source: Box::new(e),
             })?;
-        let literals = if kw_patterns.is_empty() && trigger_literals.is_empty() {
-            None
-        } else {
-            let all = kw_patterns
-                .iter()
-                .map(|k| k.as_bytes().to_vec())
-                .chain(trigger_literals);
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    // A full DFA: one table lookup per byte in the overlapping pass that
-                    // every view takes, instead of the NFA's failure transitions.
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(all)
-                    .map_err(|e| RulesError::Invalid {
-                        id: "keywords".into(),
-                        reason: format!("keyword automaton: {e}"),
-                    })?,
-            )
+        let automaton = |literals: Vec<Vec<u8>>| -> Result<Option<AhoCorasick>, RulesError> {
+            if literals.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                // A full DFA: one table lookup per byte in the overlapping pass, instead of
+                // the NFA's failure transitions.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(literals)
+                .map(Some)
+                .map_err(|e| RulesError::Invalid {
+                    id: "keywords".into(),
+                    reason: format!("keyword automaton: {e}"),
+                })
         };
+        let keyword_bytes: Vec<Vec<u8>> =
+            kw_patterns.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let literals = automaton(
+            keyword_bytes
+                .iter()
+                .cloned()
+                .chain(trigger_literals)
+                .collect(),
+        )?;
+        let keywords = automaton(keyword_bytes)?;
         Ok(RuleSet {
             rules,
             keyword_list: kw_patterns,
             literals,
+            keywords,
             keyword_rule,
             keyword_bounded,
             set,
@@ -354,7 +364,15 @@ impl RuleSet {
         let matched = self.set.matches(view);
         // Pattern starts to try: (pattern, start) from the trigger literals.
         let mut starts: Vec<(usize, usize)> = Vec::new();
-        if let Some(ac) = &self.literals {
+        // Trigger hits only serve patterns the set matched: without such a pattern, the
+        // keywords alone are searched.
+        let triggered = matched.iter().any(|p| self.anchored[p].is_some());
+        let automaton = if triggered {
+            &self.literals
+        } else {
+            &self.keywords
+        };
+        if let Some(ac) = automaton {
             for m in ac.find_overlapping_iter(view) {
                 let p = m.pattern().as_usize();
                 if p >= nk {
@@ -673,14 +691,32 @@ mod stats_tmp {
     #[ignore]
     fn stats() {
         let r = RuleSet::default_rules().unwrap();
-        let untrig: Vec<usize> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_none()).collect();
-        println!("keywords {} triggers {} patterns {} untriggered {}", r.keyword_list.len(), r.trigger_pattern.len(), r.anchored.len(), untrig.len());
-        for i in &untrig { println!("  untrig {} {}", r.rules[r.set_rule[*i]].id, r.set.patterns()[*i]); }
+        let untrig: Vec<usize> = (0..r.anchored.len())
+            .filter(|&i| r.anchored[i].is_none())
+            .collect();
+        println!(
+            "keywords {} triggers {} patterns {} untriggered {}",
+            r.keyword_list.len(),
+            r.trigger_pattern.len(),
+            r.anchored.len(),
+            untrig.len()
+        );
+        for i in &untrig {
+            println!(
+                "  untrig {} {}",
+                r.rules[r.set_rule[*i]].id,
+                r.set.patterns()[*i]
+            );
+        }
         let prose = "The quarterly report shows steady revenue growth across our European customers, and the team will review the results with the sensor network data next week. Latency improved after the deployment in Zurich; the cafe near the office stayed open late. Please find the attached summary table; values are in thousands unless stated otherwise. ".repeat(12);
         let ac = r.literals.as_ref().unwrap();
         let mut per = std::collections::BTreeMap::new();
         let mut n = 0;
-        for m in ac.find_overlapping_iter(&prose) { n += 1; *per.entry(prose[m.start()..m.end()].to_string()).or_insert(0) += 1; }
+        for m in ac.find_overlapping_iter(&prose) {
+            n += 1;
+            *per.entry(prose[m.start()..m.end()].to_string())
+                .or_insert(0) += 1;
+        }
         println!("prose {} bytes, {} AC matches: {:?}", prose.len(), n, per);
         let shortest = r.keyword_list.iter().map(|k| k.len()).min();
         println!("shortest kw {:?}", shortest);
@@ -711,19 +747,48 @@ mod bench_tmp {
         time("scan", kb, || r.scan(&view, Channel::ToolOutput).len());
         time("set.matches", kb, || r.set.matches(&view).iter().count());
         let ac = r.literals.as_ref().unwrap();
-        time("ac overlapping", kb, || ac.find_overlapping_iter(&view).count());
+        time("ac overlapping", kb, || {
+            ac.find_overlapping_iter(&view).count()
+        });
         time("ac find_iter", kb, || ac.find_iter(&view).count());
-        let kws = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).build(&r.keyword_list).unwrap();
-        time("ac keywords only overlapping", kb, || kws.find_overlapping_iter(&view).count());
-        let untrig: Vec<&str> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_none()).map(|i| r.set.patterns()[i].as_str()).collect();
+        let kws = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&r.keyword_list)
+            .unwrap();
+        time("ac keywords only overlapping", kb, || {
+            kws.find_overlapping_iter(&view).count()
+        });
+        let untrig: Vec<&str> = (0..r.anchored.len())
+            .filter(|&i| r.anchored[i].is_none())
+            .map(|i| r.set.patterns()[i].as_str())
+            .collect();
         let us = RegexSet::new(&untrig).unwrap();
         time("untriggered set", kb, || us.matches(&view).iter().count());
-        let trig: Vec<&str> = (0..r.anchored.len()).filter(|&i| r.anchored[i].is_some()).map(|i| r.set.patterns()[i].as_str()).collect();
-        let ts = regex::RegexSetBuilder::new(&trig).dfa_size_limit(64<<20).size_limit(64<<20).build().unwrap();
+        let trig: Vec<&str> = (0..r.anchored.len())
+            .filter(|&i| r.anchored[i].is_some())
+            .map(|i| r.set.patterns()[i].as_str())
+            .collect();
+        let ts = regex::RegexSetBuilder::new(&trig)
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .unwrap();
         time("triggered set", kb, || ts.matches(&view).iter().count());
-        let ms = meta::Regex::builder().configure(meta::Config::new().hybrid_cache_capacity(64<<20).nfa_size_limit(Some(64<<20)).match_kind(regex_automata::MatchKind::All)).build_many(&r.set.patterns()).unwrap();
+        let ms = meta::Regex::builder()
+            .configure(
+                meta::Config::new()
+                    .hybrid_cache_capacity(64 << 20)
+                    .nfa_size_limit(Some(64 << 20))
+                    .match_kind(regex_automata::MatchKind::All),
+            )
+            .build_many(&r.set.patterns())
+            .unwrap();
         let mut ps = regex_automata::PatternSet::new(ms.pattern_len());
-        time("meta set", kb, || { ps.clear(); ms.which_overlapping_matches(&Input::new(&view), &mut ps); ps.len() });
+        time("meta set", kb, || {
+            ps.clear();
+            ms.which_overlapping_matches(&Input::new(&view), &mut ps);
+            ps.len()
+        });
         for (i, p) in untrig.iter().enumerate() {
             let re = regex::Regex::new(p).unwrap();
             time(&format!("untrig {i}"), kb, || re.is_match(&view) as usize);

@@ -97,7 +97,11 @@ struct CaesarProbe {
 
 impl CaesarProbe {
     fn new() -> Self {
-        let longest = CIPHER_PROBE_WORDS.iter().map(|w| w.len()).max().unwrap_or(0);
+        let longest = CIPHER_PROBE_WORDS
+            .iter()
+            .map(|w| w.len())
+            .max()
+            .unwrap_or(0);
         let mut by_len = vec![Vec::new(); longest + 1];
         for (i, w) in CIPHER_PROBE_WORDS.iter().enumerate() {
             by_len[w.len()].push(i);

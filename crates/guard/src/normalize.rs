@@ -185,6 +185,15 @@ impl Normalized {
     /// main view's offset map serves it too.
     pub(crate) fn leet_text(&self) -> Option<String> {
         let bytes = self.main.text.as_bytes();
+        // A token that changes has a letter next to a digit or symbol: without such a pair
+        // (ordinary prose) there is nothing to fold. Branch-free, so it vectorises.
+        let mixed = bytes.windows(2).fold(false, |acc, w| {
+            acc | (is_letter(w[0]) & is_leet_symbol(w[1]))
+                | (is_leet_symbol(w[0]) & is_letter(w[1]))
+        });
+        if !mixed {
+            return None;
+        }
         // The copy is made at the first change: most texts have none.
         let mut out: Option<Vec<u8>> = None;
         let mut i = 0;
@@ -217,7 +226,19 @@ impl Normalized {
     pub fn despaced(&self) -> Option<View> {
         let text = &self.main.text;
         let bytes = text.as_bytes();
-        // Allocated at the first run found: most texts have none.
+        // A run of four single letters has an inner pair "x-y" with a non-letter on both
+        // sides: without one (most texts), there is no run. Branch-free, so it vectorises.
+        let pair = bytes.windows(5).fold(false, |acc, w| {
+            acc | (!is_alnum(w[0])
+                & is_alnum(w[1])
+                & is_spacer(w[2])
+                & is_alnum(w[3])
+                & !is_alnum(w[4]))
+        });
+        if !pair {
+            return None;
+        }
+        // Allocated at the first run found.
         let mut drop: Option<Vec<bool>> = None;
         let single = |k: usize| {
             bytes[k].is_ascii_alphanumeric()
@@ -445,7 +466,27 @@ fn leet_letter(b: u8) -> Option<u8> {
 }
 
 fn is_spacer(b: u8) -> bool {
-    matches!(b, b' ' | b'.' | b'-' | b'_' | b'*' | b'/' | b',')
+    (b == b' ') | (b == b'.') | (b == b'-') | (b == b'_') | (b == b'*') | (b == b'/') | (b == b',')
+}
+
+/// `is_ascii_alphabetic` without branches.
+fn is_letter(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26
+}
+
+/// `is_ascii_alphanumeric` without branches.
+fn is_alnum(b: u8) -> bool {
+    is_letter(b) | (b.wrapping_sub(b'0') < 10)
+}
+
+/// The bytes of a leet token that are not letters.
+fn is_leet_symbol(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10)
+        | (b == b'@')
+        | (b == b'$')
+        | (b == b'!')
+        | (b == b'|')
+        | (b == b'+')
 }
 
 #[cfg(test)]

@@ -367,6 +367,38 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// The byte pre-check is a necessary condition: whenever a candidate pattern matches,
+        /// it says "maybe".
+        #[test]
+        fn pre_check_never_hides_a_candidate(
+            text in "([A-Za-z0-9+/=_%\\\\x:,. /-]|01|\\.-|%4[0-9a-f]){0,60}"
+        ) {
+            let decoder = Decoder::new();
+            if decoder.any.is_match(&text) {
+                proptest::prop_assert!(might_hold_payload(text.as_bytes()), "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn pre_check_skips_prose_and_keeps_payloads() {
+        assert!(!might_hold_payload(
+            b"The team reviewed the results, 12 of 14 passed."
+        ));
+        for payload in [
+            "aWdub3JlIGFsbCBwcmV2aW91cw==",
+            "69 67 6e 6f 72 65 20 61 6c 6c",
+            "\\x69\\x67\\x6e\\x6f",
+            "01101001 01100111 01101110 01101111",
+            ".. --. -. --- .-. .",
+            "%69%67%6e%6f",
+        ] {
+            assert!(might_hold_payload(payload.as_bytes()), "{payload}");
+            assert!(Decoder::new().any.is_match(payload), "{payload}");
+        }
+    }
+
     #[test]
     fn ignores_noise_and_identifiers() {
         assert!(decoded("id 3f2a9c0b8d7e6f5a4b3c2d1e0f9a8b7c hash").is_empty());

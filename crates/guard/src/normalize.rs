@@ -502,6 +502,70 @@ mod tests {
             proptest::prop_assert_eq!(&fast.main, &general.main);
             proptest::prop_assert!(general.hidden.is_empty() && general.homoglyphs.is_empty());
         }
+
+        /// The pre-checks of the leet and despaced views never skip a text they would change:
+        /// both views equal a plain token-by-token rewrite of the main view.
+        #[test]
+        fn leet_and_despaced_equal_plain_rewrites(text in "[a-e0-4@$!|+ .,_/*é-]{0,40}") {
+            let n = Normalized::new(&text);
+            proptest::prop_assert_eq!(n.leet_text(), plain_leet(n.main.as_str()));
+            proptest::prop_assert_eq!(
+                n.despaced().map(|v| v.text),
+                plain_despaced(n.main.as_str())
+            );
+        }
+    }
+
+    /// Leetspeak folded in every token of letters, digits and `@$!|+` that has at least two
+    /// letters and something else.
+    fn plain_leet(view: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut token = String::new();
+        let flush = |token: &mut String, out: &mut String| {
+            let letters = token.chars().filter(char::is_ascii_alphabetic).count();
+            let fold = letters >= 2 && letters < token.len();
+            for c in token.drain(..) {
+                match leet_letter(c as u8).filter(|_| fold) {
+                    Some(l) => out.push(char::from(l)),
+                    None => out.push(c),
+                }
+            }
+        };
+        for c in view.chars() {
+            if c.is_ascii() && is_leet_token_byte(c as u8) {
+                token.push(c);
+            } else {
+                flush(&mut token, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut token, &mut out);
+        (out != view).then_some(out)
+    }
+
+    /// Spacers dropped from every run of four or more single letters or digits.
+    fn plain_despaced(view: &str) -> Option<String> {
+        let b = view.as_bytes();
+        let alnum = |k: usize| b.get(k).is_some_and(u8::is_ascii_alphanumeric);
+        let single = |k: usize| alnum(k) && (k == 0 || !alnum(k - 1)) && !alnum(k + 1);
+        let mut drop = vec![false; b.len()];
+        let mut i = 0;
+        while i < b.len() {
+            let mut j = i;
+            while single(i) && j + 2 < b.len() && is_spacer(b[j + 1]) && single(j + 2) {
+                j += 2;
+            }
+            if j - i >= 6 {
+                (i + 1..j).step_by(2).for_each(|k| drop[k] = true);
+            }
+            i = j + 1;
+        }
+        let out: String = view
+            .char_indices()
+            .filter(|(k, _)| !drop[*k])
+            .map(|(_, c)| c)
+            .collect();
+        (out != view).then_some(out)
     }
 
     fn original_of<'a>(text: &'a str, view: &View, needle: &str) -> &'a str {

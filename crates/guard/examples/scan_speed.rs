@@ -64,6 +64,17 @@ fn per_kb(texts: &[String], f: &dyn Fn(&str) -> usize) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// The texts measured, by kind, each about `size` bytes.
+pub fn kinds(size: usize) -> Vec<(&'static str, Vec<String>)> {
+    vec![
+        ("prose", vec![build(PROSE, size, None)]),
+        ("prose+attack", vec![build(PROSE, size, Some(ATTACK))]),
+        ("tool output", vec![build(TOOL_OUTPUT, size, None)]),
+        ("json", vec![build(JSON, size, None)]),
+        ("pii", vec![build(PII, size, Some(PROSE))]),
+    ]
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kib: usize = std::env::args()
         .nth(1)
@@ -76,13 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..GuardConfig::default()
     })?;
     let full = Guard::with_defaults()?;
-    let kinds: Vec<(&str, Vec<String>)> = vec![
-        ("prose", vec![build(PROSE, size, None)]),
-        ("prose+attack", vec![build(PROSE, size, Some(ATTACK))]),
-        ("tool output", vec![build(TOOL_OUTPUT, size, None)]),
-        ("json", vec![build(JSON, size, None)]),
-        ("pii", vec![build(PII, size, Some(PROSE))]),
-    ];
+    let kinds = kinds(size);
     let all: Vec<String> = kinds.iter().flat_map(|(_, t)| t.clone()).collect();
     println!(
         "{:>14} {:>12} {:>12} {:>12}",

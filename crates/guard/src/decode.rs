@@ -92,6 +92,9 @@ impl Decoder {
                     });
                 }
             };
+        if !might_hold_payload(original.as_bytes()) {
+            return out;
+        }
         let found = self.any.matches(original);
         if !found.matched_any() {
             return out;
@@ -149,6 +152,91 @@ impl Decoder {
         }
         out
     }
+}
+
+// Byte classes of the candidate patterns, for the pre-check.
+const B64: u8 = 1; // [A-Za-z0-9+/_-]
+const HEX_RUN: u8 = 2; // [0-9a-fA-F :,-]
+const HEX: u8 = 4; // [0-9a-fA-F]
+const BIN_RUN: u8 = 8; // [01 ,]
+const BIN: u8 = 16; // [01]
+const MORSE_RUN: u8 = 32; // [.\-/ ]
+const MORSE: u8 = 64; // [.\-]
+
+const CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut f = 0;
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'_' | b'-') {
+            f |= B64;
+        }
+        if c.is_ascii_hexdigit() {
+            f |= HEX | HEX_RUN;
+        }
+        if matches!(c, b' ' | b':' | b',' | b'-') {
+            f |= HEX_RUN;
+        }
+        if matches!(c, b'0' | b'1') {
+            f |= BIN | BIN_RUN;
+        }
+        if matches!(c, b' ' | b',') {
+            f |= BIN_RUN;
+        }
+        if matches!(c, b'.' | b'-') {
+            f |= MORSE | MORSE_RUN;
+        }
+        if matches!(c, b'/' | b' ') {
+            f |= MORSE_RUN;
+        }
+        t[b] = f;
+        b += 1;
+    }
+    t
+};
+
+/// A necessary condition for any candidate pattern to match, in one pass over the bytes:
+/// every match is a run of its pattern's byte class with enough digits (or a `\x` / `%`
+/// escape). Ordinary text fails it, and skips the pattern set altogether.
+fn might_hold_payload(bytes: &[u8]) -> bool {
+    // (run length, digits in the run) per pattern family.
+    let (mut b64, mut hex, mut bin) = (0usize, 0usize, 0usize);
+    let (mut morse_len, mut morse_marks) = (0usize, 0usize);
+    let mut prev = 0u8;
+    for &b in bytes {
+        let f = CLASSES[usize::from(b)];
+        b64 = if f & B64 != 0 { b64 + 1 } else { 0 };
+        hex = if f & HEX_RUN != 0 {
+            hex + usize::from(f & HEX != 0)
+        } else {
+            0
+        };
+        bin = if f & BIN_RUN != 0 {
+            bin + usize::from(f & BIN != 0)
+        } else {
+            0
+        };
+        if f & MORSE_RUN != 0 {
+            morse_len += 1;
+            morse_marks += usize::from(f & MORSE != 0);
+        } else {
+            (morse_len, morse_marks) = (0, 0);
+        }
+        // base64: 16 symbols; hex: 8 digit pairs; binary: 4 octets; Morse: 4 letters with
+        // 3 separators; escapes: `\x` or `%`.
+        if b64 >= 16
+            || hex >= 16
+            || bin >= 32
+            || (morse_len >= 7 && morse_marks >= 4)
+            || (prev == b'\\' && b == b'x')
+            || b == b'%'
+        {
+            return true;
+        }
+        prev = b;
+    }
+    false
 }
 
 fn hex_bytes(digits: &[u8]) -> Option<Vec<u8>> {
@@ -277,6 +365,38 @@ mod tests {
             decoded("x=%69%67%6e%6f%72%65%20%69%74"),
             vec![("percent", "ignore it".into())]
         );
+    }
+
+    proptest::proptest! {
+        /// The byte pre-check is a necessary condition: whenever a candidate pattern matches,
+        /// it says "maybe".
+        #[test]
+        fn pre_check_never_hides_a_candidate(
+            text in "([A-Za-z0-9+/=_%\\\\x:,. /-]|01|\\.-|%4[0-9a-f]){0,60}"
+        ) {
+            let decoder = Decoder::new();
+            if decoder.any.is_match(&text) {
+                proptest::prop_assert!(might_hold_payload(text.as_bytes()), "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn pre_check_skips_prose_and_keeps_payloads() {
+        assert!(!might_hold_payload(
+            b"The team reviewed the results, 12 of 14 passed."
+        ));
+        for payload in [
+            "aWdub3JlIGFsbCBwcmV2aW91cw==",
+            "69 67 6e 6f 72 65 20 61 6c 6c",
+            "\\x69\\x67\\x6e\\x6f",
+            "01101001 01100111 01101110 01101111",
+            ".. --. -. --- .-. .",
+            "%69%67%6e%6f",
+        ] {
+            assert!(might_hold_payload(payload.as_bytes()), "{payload}");
+            assert!(Decoder::new().any.is_match(payload), "{payload}");
+        }
     }
 
     #[test]

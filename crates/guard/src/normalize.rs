@@ -185,8 +185,17 @@ impl Normalized {
     /// main view's offset map serves it too.
     pub(crate) fn leet_text(&self) -> Option<String> {
         let bytes = self.main.text.as_bytes();
-        let mut out: Vec<u8> = bytes.to_vec();
-        let mut changed = false;
+        // A token that changes has a letter next to a digit or symbol: without such a pair
+        // (ordinary prose) there is nothing to fold. Branch-free, so it vectorises.
+        let mixed = bytes.windows(2).fold(false, |acc, w| {
+            acc | (is_letter(w[0]) & is_leet_symbol(w[1]))
+                | (is_leet_symbol(w[0]) & is_letter(w[1]))
+        });
+        if !mixed {
+            return None;
+        }
+        // The copy is made at the first change: most texts have none.
+        let mut out: Option<Vec<u8>> = None;
         let mut i = 0;
         while i < bytes.len() {
             if !is_leet_token_byte(bytes[i]) {
@@ -194,26 +203,22 @@ impl Normalized {
                 continue;
             }
             let start = i;
+            let mut letters = 0;
             while i < bytes.len() && is_leet_token_byte(bytes[i]) {
+                letters += usize::from(bytes[i].is_ascii_alphabetic());
                 i += 1;
             }
-            let token = &bytes[start..i];
-            let letters = token.iter().filter(|b| b.is_ascii_alphabetic()).count();
-            if letters >= 2 && letters < token.len() {
-                for (k, &b) in token.iter().enumerate() {
-                    if let Some(l) = leet_letter(b) {
-                        out[start + k] = l;
-                        changed = true;
+            if letters >= 2 && letters < i - start {
+                for k in start..i {
+                    if let Some(l) = leet_letter(bytes[k]) {
+                        out.get_or_insert_with(|| bytes.to_vec())[k] = l;
                     }
                 }
             }
         }
-        if !changed {
-            return None;
-        }
         // Only ASCII bytes were replaced by ASCII bytes, so this cannot fail; fall back to
         // "no leet view" rather than panic if it somehow did.
-        String::from_utf8(out).ok()
+        String::from_utf8(out?).ok()
     }
 
     /// The main view with spaced-out letters joined (`i g n o r e` → `ignore`), or `None`
@@ -221,37 +226,46 @@ impl Normalized {
     pub fn despaced(&self) -> Option<View> {
         let text = &self.main.text;
         let bytes = text.as_bytes();
-        let mut drop = vec![false; bytes.len()];
-        let mut changed = false;
+        // A run of four single letters has an inner pair "x-y" with a non-letter on both
+        // sides: without one (most texts), there is no run. Branch-free, so it vectorises.
+        let pair = bytes.windows(5).fold(false, |acc, w| {
+            acc | (!is_alnum(w[0])
+                & is_alnum(w[1])
+                & is_spacer(w[2])
+                & is_alnum(w[3])
+                & !is_alnum(w[4]))
+        });
+        if !pair {
+            return None;
+        }
+        // Allocated at the first run found.
+        let mut drop: Option<Vec<bool>> = None;
+        let single = |k: usize| {
+            bytes[k].is_ascii_alphanumeric()
+                && (k == 0 || !bytes[k - 1].is_ascii_alphanumeric())
+                && (k + 1 >= bytes.len() || !bytes[k + 1].is_ascii_alphanumeric())
+        };
         let mut i = 0;
         while i < bytes.len() {
             // A run: letter (sep letter)+, each letter a single-letter token.
-            let single = |k: usize| {
-                bytes[k].is_ascii_alphanumeric()
-                    && (k == 0 || !bytes[k - 1].is_ascii_alphanumeric())
-                    && (k + 1 >= bytes.len() || !bytes[k + 1].is_ascii_alphanumeric())
-            };
             if !single(i) {
                 i += 1;
                 continue;
             }
-            let mut seps = Vec::new();
             let mut j = i;
             while j + 2 < bytes.len() && is_spacer(bytes[j + 1]) && single(j + 2) {
-                seps.push(j + 1);
                 j += 2;
             }
-            if seps.len() >= 3 {
-                for s in seps {
-                    drop[s] = true;
+            // Separators sit at i+1, i+3, ..., j-1.
+            if (j - i) / 2 >= 3 {
+                let d = drop.get_or_insert_with(|| vec![false; bytes.len()]);
+                for s in (i + 1..j).step_by(2) {
+                    d[s] = true;
                 }
-                changed = true;
             }
             i = j + 1;
         }
-        if !changed {
-            return None;
-        }
+        let drop = drop?;
         let mut view = View::default();
         for (k, c) in text.char_indices() {
             if !drop[k] {
@@ -452,7 +466,27 @@ fn leet_letter(b: u8) -> Option<u8> {
 }
 
 fn is_spacer(b: u8) -> bool {
-    matches!(b, b' ' | b'.' | b'-' | b'_' | b'*' | b'/' | b',')
+    (b == b' ') | (b == b'.') | (b == b'-') | (b == b'_') | (b == b'*') | (b == b'/') | (b == b',')
+}
+
+/// `is_ascii_alphabetic` without branches.
+fn is_letter(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26
+}
+
+/// `is_ascii_alphanumeric` without branches.
+fn is_alnum(b: u8) -> bool {
+    is_letter(b) | (b.wrapping_sub(b'0') < 10)
+}
+
+/// The bytes of a leet token that are not letters.
+fn is_leet_symbol(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10)
+        | (b == b'@')
+        | (b == b'$')
+        | (b == b'!')
+        | (b == b'|')
+        | (b == b'+')
 }
 
 #[cfg(test)]
@@ -468,6 +502,70 @@ mod tests {
             proptest::prop_assert_eq!(&fast.main, &general.main);
             proptest::prop_assert!(general.hidden.is_empty() && general.homoglyphs.is_empty());
         }
+
+        /// The pre-checks of the leet and despaced views never skip a text they would change:
+        /// both views equal a plain token-by-token rewrite of the main view.
+        #[test]
+        fn leet_and_despaced_equal_plain_rewrites(text in "[a-e0-4@$!|+ .,_/*é-]{0,40}") {
+            let n = Normalized::new(&text);
+            proptest::prop_assert_eq!(n.leet_text(), plain_leet(n.main.as_str()));
+            proptest::prop_assert_eq!(
+                n.despaced().map(|v| v.text),
+                plain_despaced(n.main.as_str())
+            );
+        }
+    }
+
+    /// Leetspeak folded in every token of letters, digits and `@$!|+` that has at least two
+    /// letters and something else.
+    fn plain_leet(view: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut token = String::new();
+        let flush = |token: &mut String, out: &mut String| {
+            let letters = token.chars().filter(char::is_ascii_alphabetic).count();
+            let fold = letters >= 2 && letters < token.len();
+            for c in token.drain(..) {
+                match leet_letter(c as u8).filter(|_| fold) {
+                    Some(l) => out.push(char::from(l)),
+                    None => out.push(c),
+                }
+            }
+        };
+        for c in view.chars() {
+            if c.is_ascii() && is_leet_token_byte(c as u8) {
+                token.push(c);
+            } else {
+                flush(&mut token, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut token, &mut out);
+        (out != view).then_some(out)
+    }
+
+    /// Spacers dropped from every run of four or more single letters or digits.
+    fn plain_despaced(view: &str) -> Option<String> {
+        let b = view.as_bytes();
+        let alnum = |k: usize| b.get(k).is_some_and(u8::is_ascii_alphanumeric);
+        let single = |k: usize| alnum(k) && (k == 0 || !alnum(k - 1)) && !alnum(k + 1);
+        let mut drop = vec![false; b.len()];
+        let mut i = 0;
+        while i < b.len() {
+            let mut j = i;
+            while single(i) && j + 2 < b.len() && is_spacer(b[j + 1]) && single(j + 2) {
+                j += 2;
+            }
+            if j - i >= 6 {
+                (i + 1..j).step_by(2).for_each(|k| drop[k] = true);
+            }
+            i = j + 1;
+        }
+        let out: String = view
+            .char_indices()
+            .filter(|(k, _)| !drop[*k])
+            .map(|(_, c)| c)
+            .collect();
+        (out != view).then_some(out)
     }
 
     fn original_of<'a>(text: &'a str, view: &View, needle: &str) -> &'a str {

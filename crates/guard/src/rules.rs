@@ -23,7 +23,7 @@
 
 use crate::normalize::Normalized;
 use crate::types::{Category, Channel};
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet};
 use regex_automata::{Anchored, Input, meta};
 use serde::Deserialize;
@@ -129,6 +129,9 @@ pub struct RuleSet {
     /// Keywords (patterns `0..keyword_list.len()`) followed by the trigger literals of the
     /// patterns: one automaton, one pass over a view for both.
     literals: Option<AhoCorasick>,
+    /// The keywords alone (same pattern numbers): enough, and several times faster, when the
+    /// set says no pattern with trigger literals matches — as in almost every text.
+    keywords: Option<AhoCorasick>,
     keyword_rule: Vec<usize>,
     keyword_bounded: Vec<(bool, bool)>,
     /// Every pattern in one `RegexSet`: one pass over a view says which patterns match at
@@ -290,27 +293,37 @@ impl RuleSet {
                 id: "regex set".into(),
                 source: Box::new(e),
             })?;
-        let literals = if kw_patterns.is_empty() && trigger_literals.is_empty() {
-            None
-        } else {
-            let all = kw_patterns
-                .iter()
-                .map(|k| k.as_bytes().to_vec())
-                .chain(trigger_literals);
-            Some(
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .build(all)
-                    .map_err(|e| RulesError::Invalid {
-                        id: "keywords".into(),
-                        reason: format!("keyword automaton: {e}"),
-                    })?,
-            )
+        let automaton = |literals: Vec<Vec<u8>>| -> Result<Option<AhoCorasick>, RulesError> {
+            if literals.is_empty() {
+                return Ok(None);
+            }
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                // A full DFA: one table lookup per byte in the overlapping pass, instead of
+                // the NFA's failure transitions.
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(literals)
+                .map(Some)
+                .map_err(|e| RulesError::Invalid {
+                    id: "keywords".into(),
+                    reason: format!("keyword automaton: {e}"),
+                })
         };
+        let keyword_bytes: Vec<Vec<u8>> =
+            kw_patterns.iter().map(|k| k.as_bytes().to_vec()).collect();
+        let literals = automaton(
+            keyword_bytes
+                .iter()
+                .cloned()
+                .chain(trigger_literals)
+                .collect(),
+        )?;
+        let keywords = automaton(keyword_bytes)?;
         Ok(RuleSet {
             rules,
             keyword_list: kw_patterns,
             literals,
+            keywords,
             keyword_rule,
             keyword_bounded,
             set,
@@ -351,7 +364,15 @@ impl RuleSet {
         let matched = self.set.matches(view);
         // Pattern starts to try: (pattern, start) from the trigger literals.
         let mut starts: Vec<(usize, usize)> = Vec::new();
-        if let Some(ac) = &self.literals {
+        // Trigger hits only serve patterns the set matched: without such a pattern, the
+        // keywords alone are searched.
+        let triggered = matched.iter().any(|p| self.anchored[p].is_some());
+        let automaton = if triggered {
+            &self.literals
+        } else {
+            &self.keywords
+        };
+        if let Some(ac) = automaton {
             for m in ac.find_overlapping_iter(view) {
                 let p = m.pattern().as_usize();
                 if p >= nk {

@@ -9,7 +9,6 @@ use crate::rules::{RuleSet, RulesError};
 use crate::semantic::SemanticLayer;
 use crate::structure;
 use crate::types::{Category, Channel, Finding, Layer, Report, Verdict};
-use aho_corasick::AhoCorasick;
 use std::sync::Arc;
 
 /// Why a [`Guard`] could not be built.
@@ -91,27 +90,23 @@ const CIPHER_PROBE_WORDS: &[&str] = &[
 /// Finds which Caesar shifts turn the text into English-looking words.
 #[derive(Debug)]
 struct CaesarProbe {
-    automaton: AhoCorasick,
-    /// For each automaton pattern: (shift, word index).
-    patterns: Vec<(u8, usize)>,
+    /// For each word length: the probe words of that length (indices into
+    /// [`CIPHER_PROBE_WORDS`]).
+    by_len: Vec<Vec<usize>>,
 }
 
 impl CaesarProbe {
     fn new() -> Self {
-        let mut words = Vec::new();
-        let mut patterns = Vec::new();
-        for shift in 1..26u8 {
-            for (i, w) in CIPHER_PROBE_WORDS.iter().enumerate() {
-                // Enciphering shifts forward; `decode::caesar` shifts back.
-                words.push(decode::caesar(w, 26 - shift));
-                patterns.push((shift, i));
-            }
+        let longest = CIPHER_PROBE_WORDS
+            .iter()
+            .map(|w| w.len())
+            .max()
+            .unwrap_or(0);
+        let mut by_len = vec![Vec::new(); longest + 1];
+        for (i, w) in CIPHER_PROBE_WORDS.iter().enumerate() {
+            by_len[w.len()].push(i);
         }
-        let automaton = AhoCorasick::new(&words).expect("probe words build an automaton");
-        CaesarProbe {
-            automaton,
-            patterns,
-        }
+        CaesarProbe { by_len }
     }
 
     /// Shifts under which at least three distinct probe words (one of them five letters or
@@ -119,17 +114,38 @@ impl CaesarProbe {
     fn shifts(&self, view: &str) -> Vec<u8> {
         let bytes = view.as_bytes();
         let mut seen: Vec<Vec<usize>> = vec![Vec::new(); 26];
-        // Non-overlapping is enough: probe words are whole words, so they cannot overlap.
-        for m in self.automaton.find_iter(view) {
-            let whole = (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphabetic())
-                && (m.end() == bytes.len() || !bytes[m.end()].is_ascii_alphabetic());
-            if !whole {
+        // Whole words are runs of ASCII letters; a word enciphers a probe word when every
+        // letter is that word's letter moved by one shift (the first letter tells which).
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphabetic() {
+                i += 1;
                 continue;
             }
-            let (shift, word) = self.patterns[m.pattern().as_usize()];
-            let slot = &mut seen[usize::from(shift)];
-            if !slot.contains(&word) {
-                slot.push(word);
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let token = &bytes[start..i];
+            // Probe words are lower case, as the main view is.
+            let Some(candidates) = self.by_len.get(token.len()) else {
+                continue;
+            };
+            if !token.iter().all(u8::is_ascii_lowercase) {
+                continue;
+            }
+            for &w in candidates {
+                let word = CIPHER_PROBE_WORDS[w].as_bytes();
+                let shift = (26 + token[0] - word[0]) % 26;
+                let enciphers = shift != 0
+                    && token
+                        .iter()
+                        .zip(word)
+                        .all(|(&t, &p)| (26 + t - p) % 26 == shift);
+                let slot = &mut seen[usize::from(shift)];
+                if enciphers && !slot.contains(&w) {
+                    slot.push(w);
+                }
             }
         }
         (1..26u8)

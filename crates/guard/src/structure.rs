@@ -18,8 +18,7 @@ pub fn findings(original: &str, norm: &Normalized, out: &mut Vec<Finding>) {
             (first.0, last.1),
         ));
     }
-    repeated(norm, out);
-    pig_latin(norm, out);
+    repeated_and_pig_latin(norm, out);
 }
 
 fn finding(rule: &str, category: Category, weight: f32, span: (usize, usize)) -> Finding {
@@ -72,12 +71,16 @@ fn hidden(original: &str, norm: &Normalized, out: &mut Vec<Finding>) {
     }
 }
 
-fn repeated(norm: &Normalized, out: &mut Vec<Finding>) {
+/// Runs of one repeated token, and pig latin (most words end in "ay" after a moved consonant
+/// cluster): both from one pass over the tokens.
+fn repeated_and_pig_latin(norm: &Normalized, out: &mut Vec<Finding>) {
     let text = norm.main.as_str();
     let mut prev: Option<&str> = None;
     let mut run = 0usize;
     let mut run_start = 0usize;
     let mut best: Option<(usize, usize, usize)> = None;
+    let (mut words, mut pig) = (0usize, 0usize);
+    let mut span: Option<(usize, usize)> = None;
     for (pos, token) in tokens(text) {
         if Some(token) == prev {
             run += 1;
@@ -90,6 +93,13 @@ fn repeated(norm: &Normalized, out: &mut Vec<Finding>) {
         if run >= REPEAT_RUN && best.is_none_or(|b| run > b.2) {
             best = Some((run_start, end, run));
         }
+        if token.bytes().all(|b| b.is_ascii_alphabetic()) {
+            words += 1;
+            if token.len() >= 4 && token.ends_with("ay") {
+                pig += 1;
+            }
+            span = Some((span.map_or(pos, |s| s.0), end));
+        }
     }
     if let Some((s, e, _)) = best {
         let span = norm.main.to_original(s, e);
@@ -99,20 +109,6 @@ fn repeated(norm: &Normalized, out: &mut Vec<Finding>) {
             0.55,
             span,
         ));
-    }
-}
-
-/// Pig latin: most words end in "ay" after a moved consonant cluster.
-fn pig_latin(norm: &Normalized, out: &mut Vec<Finding>) {
-    let text = norm.main.as_str();
-    let (mut words, mut pig) = (0usize, 0usize);
-    let mut span: Option<(usize, usize)> = None;
-    for (pos, w) in tokens(text).filter(|(_, t)| t.bytes().all(|b| b.is_ascii_alphabetic())) {
-        words += 1;
-        if w.len() >= 4 && w.ends_with("ay") {
-            pig += 1;
-        }
-        span = Some((span.map_or(pos, |s| s.0), pos + w.len()));
     }
     if words < 4 {
         return;

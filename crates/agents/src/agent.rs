@@ -6,7 +6,7 @@
 //! them.
 
 use mcpflow_executors::Executor;
-use mcpflow_model::{AgentRecord, AgentSpec, AgentState, AgentStatus, Timestamp};
+use mcpflow_model::{AgentRecord, AgentSpec, AgentState, AgentStatus, TaskRecord, Timestamp};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use crate::journal::Journal;
 use crate::tasks::TaskEntry;
 
 /// How well an agent is doing, as the health monitor last judged it.
@@ -339,6 +340,20 @@ impl Agent {
     /// The agent as stored.
     pub fn record(&self) -> AgentRecord {
         let (state, reason) = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        self.record_with(state, reason)
+    }
+
+    /// Queues the agent as stored (and `task` in the same write) while its state is locked:
+    /// records reach the journal in the order of the states they carry. Without the lock, a
+    /// snapshot taken just before a task's completion could be queued just after it and
+    /// overwrite the stored count (seen as a CI flake of the recovery test under load).
+    pub(crate) fn journal(&self, journal: &Journal, task: Option<TaskRecord>) {
+        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let record = self.record_with(guard.0.clone(), guard.1.clone());
+        journal.record(task, Some(record));
+    }
+
+    fn record_with(&self, state: AgentState, reason: Option<String>) -> AgentRecord {
         AgentRecord {
             id: self.id.to_string(),
             node: self.node.to_string(),

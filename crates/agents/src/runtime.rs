@@ -639,13 +639,16 @@ impl Inner {
 
     /// Records a task's final state: counters, journal (with the agent's state when it ran
     /// there), events, and the bounded cache of finished tasks.
-    pub fn finished(&self, entry: &Arc<TaskEntry>, record: TaskRecord, agent: Option<AgentRecord>) {
+    pub fn finished(&self, entry: &Arc<TaskEntry>, record: TaskRecord, agent: Option<&Agent>) {
         bump(match record.state {
             TaskState::Completed => &self.counters.tasks_completed,
             TaskState::Cancelled => &self.counters.tasks_cancelled,
             _ => &self.counters.tasks_failed,
         });
-        self.journal.record(Some(record), agent);
+        match agent {
+            Some(agent) => agent.journal(&self.journal, Some(record)),
+            None => self.journal.record(Some(record), None),
+        }
         self.task_event(entry);
         let mut finished = self.finished.lock().unwrap_or_else(|p| p.into_inner());
         finished.push_back(entry.id.clone());
@@ -706,7 +709,7 @@ impl Inner {
                 let agent = Arc::new(Agent::new(&record, executor));
                 self.registry.insert(agent.clone());
                 self.start_agent(&agent);
-                self.journal.record(None, Some(agent.record()));
+                agent.journal(&self.journal, None);
                 bump(&self.counters.agents_recovered);
             }
         }

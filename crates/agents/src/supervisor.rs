@@ -155,7 +155,7 @@ async fn restart_agent(rt: &Arc<Inner>, agent: &Arc<Agent>) {
     rt.start_agent(agent);
     // Counted once the new incarnation runs: whoever sees the count can reach (or crash) it.
     agent.update_state(|s| s.restarts += 1);
-    rt.journal.record(None, Some(agent.record()));
+    agent.journal(&rt.journal, None);
     rt.counters.restarts.fetch_add(1, Ordering::Relaxed);
     rt.agent_event(agent);
 }
@@ -209,7 +209,7 @@ fn give_up(rt: &Arc<Inner>, agent: &Arc<Agent>, reason: String) {
 fn retire(rt: &Arc<Inner>, agent: &Arc<Agent>) {
     agent.close();
     rt.registry.remove(&agent.id);
-    rt.journal.record(None, Some(agent.record()));
+    agent.journal(&rt.journal, None);
     rt.agent_event(agent);
     for task in agent.drain() {
         if requeue(rt, agent, &task) {

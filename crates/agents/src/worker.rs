@@ -125,7 +125,7 @@ async fn attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: Arc<TaskEntry>) {
                     s.completed += 1;
                     s.last_task = Some(done.id.clone());
                 });
-                rt.finished(&task, done, Some(agent.record()));
+                rt.finished(&task, done, Some(agent.as_ref()));
             }
         }
         Some(Ok(Err(e))) => failed_attempt(rt, agent, &task, &e),
@@ -177,6 +177,6 @@ fn failed_attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: &Arc<TaskEntry>, er
         error.reason().to_owned()
     };
     if let Some(done) = task.transition(TaskState::Failed, |r| r.error = Some(reason)) {
-        rt.finished(task, done, Some(agent.record()));
+        rt.finished(task, done, Some(agent.as_ref()));
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes crates/embed/tests/fixtures/reference.json: all-MiniLM-L6-v2 embeddings of ~20
-varied texts computed by sentence-transformers (PyTorch), the reference our candle MiniLM is
+varied texts computed by sentence-transformers (PyTorch), the reference our MiniLM encoder is
 checked against (tests/reference.rs asserts cosine >= 0.999 per text).
 
 Usage: python scripts/reference-embeddings.py [MODEL_DIR]

@@ -1,4 +1,4 @@
-//! `mcpflow bench embed`: our MiniLM (candle, in-process) against sentence-transformers
+//! `mcpflow bench embed`: our MiniLM (own encoder, in-process) against sentence-transformers
 //! (PyTorch) embedding the same texts with the same model weights, in one run.
 //!
 //! Reported for both: throughput in texts/s embedding `--n` texts with `--batch` texts per
@@ -104,7 +104,7 @@ pub fn run(args: EmbedBenchArgs) -> anyhow::Result<()> {
         p99_ms: hist.value_at_quantile(0.99) as f64 / 1e3,
     };
     println!(
-        "mcpflow (candle):          {:>8.1} texts/s   single p50 {:>7.2} ms  p99 {:>7.2} ms",
+        "mcpflow (own encoder):     {:>8.1} texts/s   single p50 {:>7.2} ms  p99 {:>7.2} ms",
         ours.texts_per_sec, ours.p50_ms, ours.p99_ms
     );
     if args.no_peer {

@@ -48,7 +48,7 @@ pub enum BenchCommand {
     /// round-robin and least-loaded; then a task-type switch (A, B, A) with EWC
     /// consolidation on and off.
     Routing(RoutingBenchArgs),
-    /// Embeddings: our in-process MiniLM (candle) against sentence-transformers (PyTorch) on
+    /// Embeddings: our in-process MiniLM encoder against sentence-transformers (PyTorch) on
     /// the same texts and weights — texts/s at batch 32, single-text p50/p99, agreement.
     Embed(EmbedBenchArgs),
     /// Audit log: durable appends/s with group commit from concurrent producers, p50/p99

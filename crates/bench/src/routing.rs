@@ -627,22 +627,22 @@ mod tests {
             random.late_regret
         );
         assert!(learned.late_regret < 0.5 * rr.late_regret);
-        // It improves over time: the last tenth succeeds more often than the first.
-        assert!(
-            learned.success[9] > learned.success[0] + 0.05,
-            "{:?}",
-            learned.success
-        );
         assert!(learned.success[9] > random.success[9] + 0.1);
     }
 
     #[test]
     fn consolidation_reduces_forgetting() {
         // One seed's switch experiment is noisy (a single different early choice changes the
-        // rest), so compare the mean over several seeded worlds.
+        // rest), so compare the mean over ten seeded worlds of the benchmark's default shape
+        // (the experiment the README reports). On the smaller `small()` worlds the two are
+        // about even (mean regret on return 0.133 vs 0.128 over seeds 1–10): with fewer types
+        // per phase there is less to forget.
         let (mut on_regret, mut off_regret, mut on_success, mut off_success) = (0.0, 0.0, 0.0, 0.0);
-        for seed in [1, 2, 3, 7] {
-            let args = RoutingBenchArgs { seed, ..small() };
+        for seed in 1..=10 {
+            let args = RoutingBenchArgs {
+                seed,
+                ..RoutingBenchArgs::default()
+            };
             let world = World::new(&args);
             let on = run_switch(&args, &world, Kind::Learned { ewc_lambda: 1.0 }).unwrap();
             let off = run_switch(&args, &world, Kind::Learned { ewc_lambda: 0.0 }).unwrap();
@@ -670,6 +670,12 @@ mod tests {
         print_tables(&args, &report);
         let (learned, random) = (&report.stream[0], &report.stream[1]);
         assert!(learned.late_regret < 0.5 * random.late_regret);
+        // It improves over time: the last tenth succeeds more often than the first.
+        assert!(
+            learned.success[9] > learned.success[0] + 0.05,
+            "{:?}",
+            learned.success
+        );
         let json = to_json(&args, &report);
         assert_eq!(json["stream"].as_array().unwrap().len(), 5);
     }

@@ -17,7 +17,7 @@
 //! **Learning** happens in cycles: ended trajectories are buffered, and once
 //! [`RouterConfig::cycle_size`] of them (10 by default) have arrived a cycle feeds them to the
 //! policy (Sherman–Morrison updates) and to the pattern bank, then **consolidates** —
-//! EWC-style: discounted evidence is moved into a per-parameter (diagonal Fisher) Gaussian
+//! EWC-style: discounted evidence is moved into a Gaussian prior (full Fisher matrix)
 //! prior around an anchor, so tasks that stop arriving are not forgotten. The exact
 //! mathematics is in the `bandit` module's documentation, reproduced in [`PolicyConfig`]'s
 //! fields. [`Router::learning_stats`] reports what learning has done.
@@ -261,7 +261,7 @@ pub struct AgentStats {
     pub theta_norm: f64,
     /// ‖θ − θ*‖: how far it moved from its consolidation anchor.
     pub anchor_distance: f64,
-    /// Mean of its diagonal Fisher information.
+    /// Mean of the diagonal of its Fisher information.
     pub fisher_mean: f64,
 }
 

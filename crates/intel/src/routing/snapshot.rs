@@ -1,7 +1,7 @@
 //! The router's learned state as bytes, saved after every learning cycle and loaded at open,
 //! so a restarted router ranks exactly as before (floats are kept bit-exact).
 //!
-//! Format version 1, little-endian: magic `"MCPFLRN1"` | version u32 | fingerprint (dim,
+//! Format version 2 (1 had a diagonal Fisher), little-endian: magic `"MCPFLRN1"` | version u32 | fingerprint (dim,
 //! projection dims, projection seed, feature length: u64 each) | learned-through seq u64 |
 //! cycles, seen, recomputed u64 | last cycle (flag u8, then cycle u64, trajectories u64,
 //! loss f64, regret f64, patterns u64) | agents (count u32, per agent: name, successes u64,
@@ -16,7 +16,7 @@ use crate::persist::checksum;
 
 const MAGIC: &[u8; 8] = b"MCPFLRN1";
 /// The snapshot format this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Appends values to a snapshot.
 #[derive(Debug, Default)]

@@ -182,8 +182,13 @@ fn learns_which_agent_suits_which_task_type() {
     let s = f.router.learning_stats();
     assert_eq!(losses.len(), 30);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (early, late) = (mean(&losses[..5]), mean(&losses[20..]));
-    assert!(late < early, "prediction loss fell: {early} -> {late}");
+    // Each cycle's loss is over 10 coin flips, so single cycles are noisy: compare the first
+    // (predicted before any learning) with the mean of the last ten.
+    let (untrained, late) = (losses[0], mean(&losses[20..]));
+    assert!(
+        late < untrained,
+        "prediction loss fell: {untrained} -> {late}: {losses:?}"
+    );
     let alpha = s.agents.iter().find(|a| a.agent == "alpha").unwrap();
     assert!(alpha.fisher_mean > 0.0 && alpha.theta_norm > 0.0);
 }

@@ -32,6 +32,11 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Its number of columns.
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
     /// The transpose (no copy).
     pub(crate) fn t(self) -> Self {
         Self {

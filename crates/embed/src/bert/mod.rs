@@ -29,7 +29,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 use std::path::Path;
 pub(crate) use weights::Config;
-use weights::Weights;
+use weights::{Norm, Weights};
 
 /// Most tokens laid into one pass: bounds the per-thread buffers (about 16 MB for MiniLM)
 /// while keeping the products large enough to run near the CPU's peak.
@@ -66,11 +66,24 @@ fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut buf[..len]
 }
 
-/// Copies `bias` into every row of `dst` (rows of `bias.len()`).
-fn fill_rows(dst: &mut [f32], bias: &[f32]) {
-    for row in dst.chunks_exact_mut(bias.len()) {
+/// A PyTorch `Linear` layer over every row of `input`: `dst = input · weightᵀ + bias`, with
+/// `weight` stored `out × in` (`out = bias.len()`) and `dst` rows of `out`. The bias is
+/// written first and the product accumulates onto it.
+fn linear(dst: &mut [f32], input: View<'_>, weight: &[f32], bias: &[f32], threads: usize) {
+    let out = bias.len();
+    for row in dst.chunks_exact_mut(out) {
         row.copy_from_slice(bias);
     }
+    let cols = input.cols();
+    matmul(
+        dst,
+        out,
+        input,
+        View::rows(weight, out, cols, cols).t(),
+        true,
+        1.0,
+        threads,
+    );
 }
 
 impl Encoder {
@@ -182,67 +195,26 @@ impl Encoder {
         });
 
         for l in &w.layers {
-            fill_rows(qkv, &l.qkv_b);
-            let input = View::rows(x, t, h, h);
-            matmul(
-                qkv,
-                3 * h,
-                input,
-                View::rows(&l.qkv_w, 3 * h, h, h).t(),
-                true,
-                1.0,
-                threads,
-            );
+            linear(qkv, View::rows(x, t, h, h), &l.qkv_w, &l.qkv_b, threads);
             self.attention(qkv, ctx, scores, seqs);
-
-            fill_rows(tmp, &l.attn_out_b);
-            let attended = View::rows(ctx, t, h, h);
-            matmul(
+            linear(
                 tmp,
-                h,
-                attended,
-                View::rows(&l.attn_out_w, h, h, h).t(),
-                true,
-                1.0,
+                View::rows(ctx, t, h, h),
+                &l.attn_out_w,
+                &l.attn_out_b,
                 threads,
             );
-            self.arch.dispatch(|| {
-                let n = &l.attn_norm;
-                for (row, add) in x.chunks_exact_mut(h).zip(tmp.chunks_exact(h)) {
-                    kernels::add_layer_norm(row, add, &n.gamma, &n.beta, eps);
-                }
-            });
-
-            fill_rows(up, &l.up_b);
-            let input = View::rows(x, t, h, h);
-            matmul(
-                up,
-                inter,
-                input,
-                View::rows(&l.up_w, inter, h, h).t(),
-                true,
-                1.0,
-                threads,
-            );
+            self.residual_norm(x, tmp, &l.attn_norm, h, eps);
+            linear(up, View::rows(x, t, h, h), &l.up_w, &l.up_b, threads);
             self.arch.dispatch(|| kernels::gelu(up));
-
-            fill_rows(tmp, &l.down_b);
-            let hidden = View::rows(up, t, inter, inter);
-            matmul(
+            linear(
                 tmp,
-                h,
-                hidden,
-                View::rows(&l.down_w, h, inter, inter).t(),
-                true,
-                1.0,
+                View::rows(up, t, inter, inter),
+                &l.down_w,
+                &l.down_b,
                 threads,
             );
-            self.arch.dispatch(|| {
-                let n = &l.out_norm;
-                for (row, add) in x.chunks_exact_mut(h).zip(tmp.chunks_exact(h)) {
-                    kernels::add_layer_norm(row, add, &n.gamma, &n.beta, eps);
-                }
-            });
+            self.residual_norm(x, tmp, &l.out_norm, h, eps);
         }
 
         // Mean over each sequence's tokens, then L2 normalisation (torch's eps of 1e-12).
@@ -262,6 +234,15 @@ impl Encoder {
             out.push(v);
         }
         out
+    }
+
+    /// `x = layer_norm(x + add)`, row by row (rows of `h`).
+    fn residual_norm(&self, x: &mut [f32], add: &[f32], norm: &Norm, h: usize, eps: f32) {
+        self.arch.dispatch(|| {
+            for (row, add) in x.chunks_exact_mut(h).zip(add.chunks_exact(h)) {
+                kernels::add_layer_norm(row, add, &norm.gamma, &norm.beta, eps);
+            }
+        });
     }
 
     /// Scaled dot-product self-attention of each sequence with itself, head by head:

@@ -87,15 +87,25 @@ pub enum Route {
 /// Routes of up to this many members travel inline.
 const INLINE: usize = 4;
 
+/// No link hint known for a hop.
+const NO_HINT: u32 = u32::MAX;
+
 /// A source route, origin first. Short routes (the common case: 1–5 hops) are stored inline,
 /// so a frame moving along an edge copies a few words instead of touching a shared reference
 /// count, which costs more than the rest of a hop; longer ones are shared.
+///
+/// An inline route also carries, per hop, where the router keeps that edge's state (a hint,
+/// checked against the edge's ends before use), so forwarding needs no lookup by member ids.
 #[derive(Clone)]
 pub struct Hops(HopsRepr);
 
 #[derive(Clone)]
 enum HopsRepr {
-    Inline { len: u8, ids: [AgentId; INLINE] },
+    Inline {
+        len: u8,
+        ids: [AgentId; INLINE],
+        links: [u32; INLINE - 1],
+    },
     Shared(Arc<[AgentId]>),
 }
 
@@ -108,6 +118,7 @@ impl Hops {
             Hops(HopsRepr::Inline {
                 len: path.len() as u8,
                 ids,
+                links: [NO_HINT; INLINE - 1],
             })
         } else {
             Hops(HopsRepr::Shared(path.into()))
@@ -117,8 +128,26 @@ impl Hops {
     /// The members of the route, origin first.
     pub fn as_slice(&self) -> &[AgentId] {
         match &self.0 {
-            HopsRepr::Inline { len, ids } => &ids[..*len as usize],
+            HopsRepr::Inline { len, ids, .. } => &ids[..*len as usize],
             HopsRepr::Shared(ids) => ids,
+        }
+    }
+
+    /// The router's hint for the edge from member `i` to member `i + 1` of the route.
+    pub(crate) fn link_hint(&self, i: usize) -> Option<u32> {
+        match &self.0 {
+            HopsRepr::Inline { links, .. } => links.get(i).copied().filter(|&l| l != NO_HINT),
+            HopsRepr::Shared(_) => None,
+        }
+    }
+
+    /// Records the router's hint for the edge from member `i` to member `i + 1` (kept only
+    /// by inline routes).
+    pub(crate) fn set_link_hint(&mut self, i: usize, link: u32) {
+        if let HopsRepr::Inline { links, .. } = &mut self.0
+            && let Some(l) = links.get_mut(i)
+        {
+            *l = link;
         }
     }
 }

@@ -395,15 +395,15 @@ impl Router {
     }
 
     /// The in-process network: hands every frame produced so far straight back to this
-    /// router (nothing lost, nothing reordered), flushing acknowledgements after each round,
-    /// until no frame is left. Only deliveries and loss reports remain for
-    /// [`Router::drain`]. Equivalent to draining, feeding each `Transmit` to
-    /// [`Router::on_frame`] and calling [`Router::flush_acks`] until quiet, without moving
-    /// frames through [`Output`].
+    /// router (nothing lost, nothing reordered), acknowledging after each round, until no
+    /// frame is left. Only deliveries and loss reports remain for [`Router::drain`].
+    /// Equivalent to draining, feeding each `Transmit` to [`Router::on_frame`] and calling
+    /// [`Router::flush_acks`] until quiet, without moving frames through [`Output`] — and
+    /// without ack frames: each cumulative ack is applied to its edge's queue directly.
     pub fn run_local(&mut self, topo: &Topology, now: Duration) {
         let mut batch = std::mem::take(&mut self.batch);
         loop {
-            self.flush_acks();
+            self.ack_in_process();
             if self.net.is_empty() {
                 break;
             }
@@ -457,6 +457,15 @@ impl Router {
         }
     }
 
+    /// The link from member `i` to member `i + 1` of `hops`: its hint if right, else found
+    /// (or created) by the ends.
+    fn hop_link(&mut self, hops: &Hops, i: usize) -> usize {
+        let (from, to) = (hops[i], hops[i + 1]);
+        hops.link_hint(i)
+            .and_then(|h| self.hinted(h, from, to))
+            .unwrap_or_else(|| self.link(from, to))
+    }
+
     /// The link a frame names, if its hint is right (checked against the ends).
     fn hinted(&self, hint: u32, from: AgentId, to: AgentId) -> Option<usize> {
         self.links
@@ -490,11 +499,15 @@ impl Router {
         }
         topo.require(from)?;
         topo.require(to)?;
-        let hops = if topo.has_edge(from, to) {
+        let mut hops = if topo.has_edge(from, to) {
             Hops::new(&[from, to])
         } else {
             Hops::new(&topo.shortest_path(from, to)?)
         };
+        for i in 0..hops.len() - 1 {
+            let ix = self.link(hops[i], hops[i + 1]);
+            hops.set_link_hint(i, ix as u32);
+        }
         if self.routes.len() >= ROUTE_CACHE {
             self.routes.clear();
         }
@@ -530,7 +543,7 @@ impl Router {
             return Ok(id);
         }
         let hops = self.route(topo, from, to)?;
-        let ix = self.link(from, hops[1]);
+        let ix = self.hop_link(&hops, 0);
         self.has_room(ix)?;
         let id = self.next_id(from);
         self.stats.sent += 1;
@@ -828,16 +841,26 @@ impl Router {
                     return Ok(());
                 }
                 let next = hops[here + 1];
-                if !topo.contains(next) {
-                    let route = Route::Path {
-                        hops,
-                        at: i,
-                        attempt,
-                    };
-                    self.give_up(topo, key, id, rec, route, now);
-                    return Ok(());
-                }
-                let fwd = self.link(at, next);
+                // A link whose frames have seen both ends as members of this very topology
+                // state needs no membership check; otherwise ask the topology.
+                let stamp = topo.stamp();
+                let fwd = match hops.link_hint(here).and_then(|h| self.hinted(h, at, next)) {
+                    Some(fwd) if self.links[fwd].members_at == stamp => fwd,
+                    hinted => {
+                        if !topo.contains(next) {
+                            let route = Route::Path {
+                                hops,
+                                at: i,
+                                attempt,
+                            };
+                            self.give_up(topo, key, id, rec, route, now);
+                            return Ok(());
+                        }
+                        let fwd = hinted.unwrap_or_else(|| self.link(at, next));
+                        self.links[fwd].members_at = stamp;
+                        fwd
+                    }
+                };
                 if self.has_room(fwd).is_err() {
                     let route = Route::Path {
                         hops,
@@ -1072,6 +1095,26 @@ impl Router {
             attempts,
             reason,
         }));
+    }
+
+    /// What [`Router::flush_acks`] and handling its frames do, in one step: each edge that
+    /// received frames since the last acknowledgement releases what it received.
+    fn ack_in_process(&mut self) {
+        let mut due = std::mem::take(&mut self.ack_due);
+        for &ix in &due {
+            let Some(rx) = self.links[ix as usize].rx.as_mut() else {
+                continue;
+            };
+            if rx.ack_due {
+                rx.ack_due = false;
+                let (epoch, upto) = (rx.epoch, rx.expected);
+                self.stats.acks += 1;
+                self.on_ack(ix as usize, epoch, upto);
+            }
+        }
+        due.clear();
+        // Nothing was added meanwhile: keep the allocation.
+        self.ack_due = due;
     }
 
     /// Emits one cumulative acknowledgement per edge that received frames since the last

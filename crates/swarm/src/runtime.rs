@@ -87,6 +87,12 @@ struct Inbox {
     dirty: bool,
 }
 
+/// Sends routed between runs of the in-process network in one `send_many`, so the frames
+/// of a chunk and the edge queues they fill are still in cache when they are handled and
+/// acknowledged. (Routing a whole batch of calls at once let frames pile up by the
+/// hundred thousand.)
+const ROUTE_EVERY: usize = 256;
+
 /// An empty pending queue larger than this gives its memory back.
 const KEEP_PENDING: usize = 256;
 
@@ -151,8 +157,8 @@ impl Core {
         }
     }
 
-    /// Runs every swarm's in-process network until quiet (see [`Swarm::run_local`]);
-    /// deliveries go to mailboxes.
+    /// Runs every swarm's in-process network until quiet (see [`Swarm::run_local`]),
+    /// hands out their events, then fills the mailboxes.
     fn pump(&mut self, now: Duration) {
         let Core {
             coord,
@@ -161,32 +167,9 @@ impl Core {
             events,
             ..
         } = self;
-        let mut frames = Vec::new();
         for swarm in coord.swarms_mut() {
             let sid = swarm.id();
-            loop {
-                swarm.run_local(now);
-                for o in swarm.drain_outputs() {
-                    match o {
-                        // `run_local` leaves none; handled anyway, in case.
-                        Output::Transmit(f) => frames.push(f),
-                        Output::Deliver { to, message } => {
-                            post(inboxes, dirty, (sid, to), Mail::Message(message))
-                        }
-                        Output::Lost(r) => {
-                            if let Some(l) = r.leader {
-                                post(inboxes, dirty, (sid, l), Mail::Loss(r));
-                            }
-                        }
-                    }
-                }
-                if frames.is_empty() {
-                    break;
-                }
-                for f in frames.drain(..) {
-                    swarm.on_frame(f, now);
-                }
-            }
+            route(swarm, inboxes, dirty, now);
             for e in swarm.drain_events() {
                 if let SwarmEvent::Removed(r) = &e {
                     inboxes.remove(&(sid, r.removed));
@@ -195,6 +178,41 @@ impl Core {
             }
         }
         self.flush_mail();
+    }
+}
+
+/// Runs `swarm`'s in-process network until quiet; deliveries and loss reports wait in the
+/// inboxes for the next [`Core::flush_mail`].
+fn route(
+    swarm: &mut Swarm,
+    inboxes: &mut Map<(SwarmId, AgentId), Inbox>,
+    dirty: &mut Vec<(SwarmId, AgentId)>,
+    now: Duration,
+) {
+    let sid = swarm.id();
+    let mut frames = Vec::new();
+    loop {
+        swarm.run_local(now);
+        for o in swarm.drain_outputs() {
+            match o {
+                // `run_local` leaves none; handled anyway, in case.
+                Output::Transmit(f) => frames.push(f),
+                Output::Deliver { to, message } => {
+                    post(inboxes, dirty, (sid, to), Mail::Message(message))
+                }
+                Output::Lost(r) => {
+                    if let Some(l) = r.leader {
+                        post(inboxes, dirty, (sid, l), Mail::Loss(r));
+                    }
+                }
+            }
+        }
+        if frames.is_empty() {
+            return;
+        }
+        for f in frames.drain(..) {
+            swarm.on_frame(f, now);
+        }
     }
 }
 
@@ -344,17 +362,22 @@ impl SwarmHandle {
             let Core {
                 coord,
                 inboxes,
+                dirty,
                 cfg,
                 ..
             } = c;
             let s = coord.swarm_mut(swarm)?;
-            Ok(messages
-                .into_iter()
-                .map(|(from, to, payload)| {
-                    room_for(inboxes, cfg, swarm, to)?;
-                    s.send(from, to, payload, now)
-                })
-                .collect())
+            let mut results = Vec::with_capacity(messages.len());
+            for (i, (from, to, payload)) in messages.into_iter().enumerate() {
+                if i > 0 && i % ROUTE_EVERY == 0 {
+                    route(s, inboxes, dirty, now);
+                }
+                results.push(
+                    room_for(inboxes, cfg, swarm, to).and_then(|()| s.send(from, to, payload, now)),
+                );
+            }
+            route(s, inboxes, dirty, now);
+            Ok(results)
         })
         .await
     }

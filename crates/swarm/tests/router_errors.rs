@@ -228,3 +228,58 @@ fn a_stale_frame_after_leave_and_rejoin_delivers_nothing() {
     );
     assert_eq!(r.open_messages(), 0);
 }
+
+/// The in-process network (`run_local`, acknowledging edges directly) ends where draining
+/// frames through `on_frame` and `flush_acks` ends: the same deliveries in the same order,
+/// the same ack count, and nothing left unacknowledged (a tick long after every ack timeout
+/// retransmits nothing).
+#[test]
+fn the_in_process_network_matches_the_frame_path() {
+    let run = |local: bool| {
+        let t = ring(12);
+        let mut r = Router::new(RouterConfig::default()).unwrap();
+        let now = Duration::ZERO;
+        let mut delivered = Vec::new();
+        for round in 0..4u64 {
+            for i in 0..300u64 {
+                let (a, b) = ((i * 7 + round) % 12, (i * 5 + 3) % 12);
+                r.send(&t, AgentId(a), AgentId(b), Bytes::new(), now)
+                    .unwrap();
+            }
+            r.broadcast(&t, AgentId(round), Bytes::new(), now).unwrap();
+            if local {
+                r.run_local(&t, now);
+            } else {
+                loop {
+                    r.flush_acks();
+                    let frames: Vec<_> = r
+                        .drain()
+                        .filter_map(|o| match o {
+                            Output::Transmit(f) => Some(f),
+                            other => {
+                                delivered.push(format!("{other:?}"));
+                                None
+                            }
+                        })
+                        .collect();
+                    if frames.is_empty() {
+                        break;
+                    }
+                    for f in frames {
+                        r.on_frame(&t, f, now);
+                    }
+                }
+            }
+            delivered.extend(r.drain().map(|o| format!("{o:?}")));
+        }
+        r.tick(&t, Duration::from_secs(3600));
+        (delivered, r.stats(), r.open_messages())
+    };
+    let (local, local_stats, local_open) = run(true);
+    let (framed, framed_stats, framed_open) = run(false);
+    assert_eq!(local.len(), 4 * (300 + 11));
+    assert_eq!(local, framed);
+    assert_eq!(local_stats, framed_stats);
+    assert_eq!((local_open, local_stats.retransmits), (0, 0));
+    assert_eq!(framed_open, 0);
+}

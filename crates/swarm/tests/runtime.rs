@@ -169,3 +169,37 @@ async fn a_full_mailbox_pushes_back() {
     }
     assert_eq!(got, vec![0, 1, 2, 3]);
 }
+
+/// A batch of sends larger than one routing chunk arrives complete and in order.
+#[tokio::test(start_paused = true)]
+async fn a_large_batch_arrives_in_order() {
+    let (h, _task) = SwarmHandle::start(RuntimeConfig::default());
+    let s = h.create_swarm(cfg(TopologyKind::Ring)).await.unwrap();
+    let mut members = Vec::new();
+    for i in 0..4 {
+        members.push(h.join(s, AgentId(i)).await.unwrap());
+    }
+    // Two hops each (0 → 1 → 2), in one call of more than two routing chunks.
+    let n = 700u32;
+    let msgs = (0..n)
+        .map(|i| {
+            (
+                AgentId(0),
+                AgentId(2),
+                Bytes::from(i.to_le_bytes().to_vec()),
+            )
+        })
+        .collect();
+    for r in h.send_many(s, msgs).await.unwrap() {
+        r.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < n as usize {
+        match members[2].mailbox.recv().await.unwrap() {
+            Mail::Message(m) => got.push(u32::from_le_bytes(m.payload[..].try_into().unwrap())),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+    assert!(members[1].mailbox.try_recv().is_err(), "a relay got mail");
+}

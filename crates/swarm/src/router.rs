@@ -1097,49 +1097,46 @@ impl Router {
         }));
     }
 
-    /// What [`Router::flush_acks`] and handling its frames do, in one step: each edge that
-    /// received frames since the last acknowledgement releases what it received.
-    fn ack_in_process(&mut self) {
+    /// Takes every edge that received frames since its last acknowledgement and hands
+    /// `ack` the link with the cumulative ack it owes: (link, epoch, first position not yet
+    /// received in order).
+    fn take_due_acks(&mut self, mut ack: impl FnMut(&mut Self, u32, u64, u64)) {
         let mut due = std::mem::take(&mut self.ack_due);
         for &ix in &due {
-            let Some(rx) = self.links[ix as usize].rx.as_mut() else {
-                continue;
-            };
-            if rx.ack_due {
+            if let Some(rx) = self.links[ix as usize].rx.as_mut()
+                && rx.ack_due
+            {
                 rx.ack_due = false;
                 let (epoch, upto) = (rx.epoch, rx.expected);
                 self.stats.acks += 1;
-                self.on_ack(ix as usize, epoch, upto);
+                ack(self, ix, epoch, upto);
             }
         }
         due.clear();
-        // Nothing was added meanwhile: keep the allocation.
+        // Acknowledging adds no edge to the list: keep the allocation.
         self.ack_due = due;
+    }
+
+    /// What [`Router::flush_acks`] and handling its frames do, in one step: each edge that
+    /// received frames since the last acknowledgement releases what it received.
+    fn ack_in_process(&mut self) {
+        self.take_due_acks(|r, ix, epoch, upto| r.on_ack(ix as usize, epoch, upto));
     }
 
     /// Emits one cumulative acknowledgement per edge that received frames since the last
     /// call. Call it after handling a batch of frames: fewer, fuller acks.
     pub fn flush_acks(&mut self) {
-        let mut due = std::mem::take(&mut self.ack_due);
-        for &ix in &due {
-            let link = &mut self.links[ix as usize];
-            if let Some(rx) = link.rx.as_mut()
-                && rx.ack_due
-            {
-                rx.ack_due = false;
-                self.stats.acks += 1;
-                self.net.push(Frame {
-                    from: link.to,
-                    to: link.from,
-                    epoch: rx.epoch,
-                    link: ix,
-                    body: Body::Ack { upto: rx.expected },
-                });
-            }
-        }
-        due.clear();
-        // Nothing was added meanwhile: keep the allocation.
-        self.ack_due = due;
+        self.take_due_acks(|r, ix, epoch, upto| {
+            let link = &r.links[ix as usize];
+            let frame = Frame {
+                from: link.to,
+                to: link.from,
+                epoch,
+                link: ix,
+                body: Body::Ack { upto },
+            };
+            r.net.push(frame);
+        });
     }
 
     /// Retries frames whose ack is overdue and gives up on those out of retries.

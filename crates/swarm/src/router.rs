@@ -41,6 +41,13 @@ pub struct RouterConfig {
     pub reorder_window: usize,
     /// Record every in-order acceptance as (edge, epoch, seq) for checks; off in production.
     pub trace_edges: bool,
+    /// The network is this process ([`Router::run_local`]), which loses and reorders
+    /// nothing: a message whose next edge has nothing queued or unacknowledged is handed to
+    /// the receiving end there and then, hop after hop — no frame, no queue slot, no
+    /// acknowledgement. When the receiving end cannot take it (a full queue further on) it is
+    /// queued unacknowledged and retried like a frame that was refused. Leave it off when
+    /// frames cross a real or simulated network: they would bypass it.
+    pub in_process: bool,
 }
 
 impl Default for RouterConfig {
@@ -52,6 +59,7 @@ impl Default for RouterConfig {
             redundancy: 2,
             reorder_window: 256,
             trace_edges: false,
+            in_process: false,
         }
     }
 }
@@ -214,6 +222,16 @@ struct Link {
 struct Attempt {
     attempt: u8,
     tried: Vec<Edge>,
+}
+
+/// What the receiving end of an edge did with a packet it took in order.
+enum Accepted {
+    /// Delivered, forwarded along a tree, or handed to a reroute.
+    Done,
+    /// Goes on along its path over link `.0`, which has room for it.
+    Forward(usize, Packet),
+    /// A queue further on is full: the packet stays unacknowledged on this edge.
+    Refused(Packet),
 }
 
 /// The origin's record of an unfinished message.
@@ -569,7 +587,7 @@ impl Router {
             rec,
         };
         // Room was checked above, so this cannot be refused.
-        let _ = self.enqueue(ix, packet, now);
+        self.pass(topo, ix, packet, now);
         Ok(id)
     }
 
@@ -629,13 +647,10 @@ impl Router {
         Ok(id)
     }
 
-    /// Queues `packet` on link `ix` and emits its frame, or refuses when the queue is full.
-    fn enqueue(&mut self, ix: usize, packet: Packet, now: Duration) -> Result<()> {
-        let cap = self.cfg.queue_capacity;
-        let deadline = now + self.cfg.ack_timeout;
+    /// The sending end of link `ix`, opened (with a new epoch) on first use.
+    fn sender(&mut self, ix: usize) -> &mut EdgeTx {
         let epochs = &mut self.epochs;
-        let link = &mut self.links[ix];
-        let tx = link.tx.get_or_insert_with(|| {
+        self.links[ix].tx.get_or_insert_with(|| {
             *epochs += 1;
             EdgeTx {
                 epoch: *epochs,
@@ -644,8 +659,15 @@ impl Router {
                 live: 0,
                 listed: false,
             }
-        });
+        })
+    }
+
+    /// Queues `packet` on link `ix` and emits its frame, or refuses when the queue is full.
+    fn enqueue(&mut self, ix: usize, packet: Packet, now: Duration) -> Result<()> {
+        let cap = self.cfg.queue_capacity;
+        let tx = self.sender(ix);
         if tx.live >= cap {
+            let link = &self.links[ix];
             return Err(Error::Backpressure {
                 from: link.from,
                 to: link.to,
@@ -654,6 +676,30 @@ impl Router {
         }
         let seq = tx.next_seq;
         tx.next_seq += 1;
+        self.hold(ix, seq, &packet, now);
+        let link = &self.links[ix];
+        let Some(tx) = link.tx.as_ref() else {
+            return Ok(()); // opened by `sender` above
+        };
+        self.net.push(Frame {
+            from: link.from,
+            to: link.to,
+            epoch: tx.epoch,
+            link: ix as u32,
+            body: Body::Data {
+                seq,
+                floor: tx.floor(),
+                packet,
+            },
+        });
+        Ok(())
+    }
+
+    /// Keeps `packet` at position `seq` of link `ix`'s queue until it is acknowledged (or
+    /// retried, then given up).
+    fn hold(&mut self, ix: usize, seq: u64, packet: &Packet, now: Duration) {
+        let deadline = now + self.cfg.ack_timeout;
+        let tx = self.sender(ix);
         tx.slots.push_back(Slot {
             seq,
             resend: Some(Resend {
@@ -664,20 +710,77 @@ impl Router {
             retries: 0,
             deadline,
         });
-        let floor = tx.floor();
         tx.live += 1;
         if !tx.listed {
             tx.listed = true;
             self.active.push(ix as u32);
         }
-        self.net.push(Frame {
-            from: link.from,
-            to: link.to,
-            epoch: tx.epoch,
-            link: ix as u32,
-            body: Body::Data { seq, floor, packet },
+    }
+
+    /// Hands `packet` to link `ix` (which has room for it): with [`RouterConfig::in_process`]
+    /// straight to the receiving end while the edge is idle, following it hop after hop;
+    /// otherwise, and from the first busy edge on, as a queued frame.
+    fn pass(&mut self, topo: &Topology, mut ix: usize, mut packet: Packet, now: Duration) {
+        loop {
+            let Some(seq) = self.express_seq(ix) else {
+                let _ = self.enqueue(ix, packet, now);
+                return;
+            };
+            match self.accept(topo, ix, packet, now) {
+                Accepted::Done => {
+                    self.taken(ix, seq);
+                    return;
+                }
+                Accepted::Forward(next, p) => {
+                    self.taken(ix, seq);
+                    (ix, packet) = (next, p);
+                }
+                Accepted::Refused(p) => {
+                    // As if its frame had arrived and been refused: the retry brings it.
+                    self.hold(ix, seq, &p, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Claims the next position of link `ix` for a packet that skips the network, if it
+    /// may: in-process, and nothing on the edge is queued, unacknowledged or out of order,
+    /// so taking it now keeps the edge's order.
+    fn express_seq(&mut self, ix: usize) -> Option<u64> {
+        if !self.cfg.in_process {
+            return None;
+        }
+        let tx = self.sender(ix);
+        if tx.live > 0 {
+            return None;
+        }
+        let (epoch, seq) = (tx.epoch, tx.next_seq);
+        let link = &mut self.links[ix];
+        let rx = link.rx.get_or_insert_with(|| EdgeRx {
+            epoch,
+            expected: seq,
+            buffer: BTreeMap::new(),
+            ack_due: false,
         });
-        Ok(())
+        if rx.epoch != epoch || rx.expected != seq || !rx.buffer.is_empty() {
+            return None;
+        }
+        if let Some(tx) = link.tx.as_mut() {
+            tx.next_seq += 1;
+        }
+        Some(seq)
+    }
+
+    /// The receiving end of link `ix` took position `seq` directly (see [`Router::pass`]).
+    fn taken(&mut self, ix: usize, seq: u64) {
+        let link = &mut self.links[ix];
+        if let Some(rx) = link.rx.as_mut() {
+            rx.expected = seq + 1;
+            if self.cfg.trace_edges {
+                self.trace.push((link.from, link.to, rx.epoch, seq));
+            }
+        }
     }
 
     /// Handles a frame that arrived from the network.
@@ -789,22 +892,10 @@ impl Router {
             let Some(expected) = self.links[ix].rx.as_ref().map(|rx| rx.expected) else {
                 return;
             };
-            match self.accept(topo, ix, p, now) {
-                Ok(()) => {
-                    if self.cfg.trace_edges {
-                        let l = &self.links[ix];
-                        self.trace.push((l.from, l.to, epoch, expected));
-                    }
-                    let Some(rx) = self.links[ix].rx.as_mut() else {
-                        return;
-                    };
-                    rx.expected += 1;
-                    if !rx.buffer.is_empty() {
-                        next = rx.buffer.remove(&rx.expected);
-                    }
-                    from_buffer = true;
-                }
-                Err(p) => {
+            let forward = match self.accept(topo, ix, p, now) {
+                Accepted::Done => None,
+                Accepted::Forward(fwd, p) => Some((fwd, p)),
+                Accepted::Refused(p) => {
                     // Back-pressure downstream: leave it unacknowledged; the sender retries
                     // it. A buffered frame goes back to wait for that retry.
                     if from_buffer && let Some(rx) = self.links[ix].rx.as_mut() {
@@ -812,20 +903,29 @@ impl Router {
                     }
                     return;
                 }
+            };
+            if self.cfg.trace_edges {
+                let l = &self.links[ix];
+                self.trace.push((l.from, l.to, epoch, expected));
+            }
+            let Some(rx) = self.links[ix].rx.as_mut() else {
+                return;
+            };
+            rx.expected += 1;
+            if !rx.buffer.is_empty() {
+                next = rx.buffer.remove(&rx.expected);
+            }
+            from_buffer = true;
+            if let Some((fwd, p)) = forward {
+                self.pass(topo, fwd, p, now);
             }
         }
     }
 
-    /// Takes a frame accepted in order at the receiving end of link `ix`: deliver, forward,
-    /// or (if the next hop has gone) reroute. Returns the packet back if a forward queue is
+    /// Takes a packet accepted in order at the receiving end of link `ix`: deliver, forward,
+    /// or (if the next hop has gone) reroute. Refuses it, untouched, if a forward queue is
     /// full.
-    fn accept(
-        &mut self,
-        topo: &Topology,
-        ix: usize,
-        packet: Packet,
-        now: Duration,
-    ) -> std::result::Result<(), Packet> {
+    fn accept(&mut self, topo: &Topology, ix: usize, packet: Packet, now: Duration) -> Accepted {
         let key = (self.links[ix].from, self.links[ix].to);
         let at = key.1;
         let Packet { id, route, rec } = packet;
@@ -838,7 +938,7 @@ impl Router {
                 let here = i as usize;
                 if here + 1 >= hops.len() {
                     self.deliver(at, id, rec);
-                    return Ok(());
+                    return Accepted::Done;
                 }
                 let next = hops[here + 1];
                 // A link whose frames have seen both ends as members of this very topology
@@ -854,7 +954,7 @@ impl Router {
                                 attempt,
                             };
                             self.give_up(topo, key, id, rec, route, now);
-                            return Ok(());
+                            return Accepted::Done;
                         }
                         let fwd = hinted.unwrap_or_else(|| self.link(at, next));
                         self.links[fwd].members_at = stamp;
@@ -867,15 +967,14 @@ impl Router {
                         at: i,
                         attempt,
                     };
-                    return Err(Packet { id, route, rec });
+                    return Accepted::Refused(Packet { id, route, rec });
                 }
                 let route = Route::Path {
                     hops,
                     at: i + 1,
                     attempt,
                 };
-                let _ = self.enqueue(fwd, Packet { id, route, rec }, now);
-                Ok(())
+                Accepted::Forward(fwd, Packet { id, route, rec })
             }
             Route::Tree(tree) => {
                 let kids = tree.children(at);
@@ -886,7 +985,7 @@ impl Router {
                 });
                 if full {
                     let route = Route::Tree(tree);
-                    return Err(Packet { id, route, rec });
+                    return Accepted::Refused(Packet { id, route, rec });
                 }
                 self.deliver(at, id, rec);
                 for &c in kids {
@@ -898,7 +997,7 @@ impl Router {
                         self.give_up(topo, (at, c), id, rec, route, now);
                     }
                 }
-                Ok(())
+                Accepted::Done
             }
         }
     }

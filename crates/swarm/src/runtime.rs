@@ -287,7 +287,9 @@ impl SwarmHandle {
     }
 
     /// Creates an empty swarm.
-    pub async fn create_swarm(&self, cfg: SwarmConfig) -> Result<SwarmId> {
+    pub async fn create_swarm(&self, mut cfg: SwarmConfig) -> Result<SwarmId> {
+        // Its members live in this process: frames between them never leave it.
+        cfg.router.in_process = true;
         self.call(move |c, now| Ok(c.coord.create_swarm(cfg, &[], now)?.0))
             .await
     }

@@ -1,14 +1,14 @@
-//! A member's mailbox: a bounded queue the runtime fills in batches and the member drains.
+//! A member's mailbox: a bounded queue the runtime fills and the member drains.
 //!
-//! Why not a tokio mpsc per member: the runtime delivers thousands of messages per batch of
-//! work, and an mpsc send wakes the receiver once per message. Here the runtime appends all
-//! of one member's mail from a batch under one lock and wakes the member once, so a busy
-//! swarm costs one wake-up per member per batch instead of one per message.
+//! Why not a tokio mpsc per member: an mpsc send wakes the receiver once per message. Here
+//! the runtime puts each mail in the queue as it is routed and wakes the member once per
+//! batch of work, so a busy swarm costs one wake-up per member per batch instead of one per
+//! message. Mail goes straight into the shared queue (no staging queue on the runtime's
+//! side): at 10k members a mail is mostly alone in its batch, and every extra buffer it
+//! passes through is another cache miss on the runtime task, which serves every member.
 //!
-//! The runtime hands over a batch as a whole queue (moved in, not copied mail by mail) and
-//! the member takes mail out of those batches in order; emptied queues go back to the runtime
-//! for reuse. So the runtime task, which serves every member, pays per batch, and the
-//! per-mail work happens on the member's side.
+//! The member takes a whole queue at once by swapping it for its own empty one under the
+//! lock, and copies the mail out after releasing it, so the runtime rarely waits for it.
 
 use crate::runtime::Mail;
 use std::collections::VecDeque;
@@ -18,7 +18,8 @@ use tokio::sync::Notify;
 
 #[derive(Debug)]
 struct Shared {
-    queue: Mutex<Queue>,
+    /// Unread mail, oldest first.
+    queue: Mutex<VecDeque<Mail>>,
     capacity: usize,
     /// The member's mail arrives here.
     wake: Notify,
@@ -28,57 +29,8 @@ struct Shared {
     receiver_gone: AtomicBool,
 }
 
-/// Unread mail as the batches it arrived in, oldest first.
-#[derive(Debug, Default)]
-struct Queue {
-    batches: VecDeque<VecDeque<Mail>>,
-    /// Mails in `batches`.
-    len: usize,
-    /// Emptied batch queues, for the runtime to fill again.
-    spare: Vec<VecDeque<Mail>>,
-}
-
-/// Emptied batch queues kept for reuse per mailbox.
-const SPARE: usize = 4;
-
-impl Queue {
-    fn pop(&mut self) -> Option<Mail> {
-        let front = self.batches.front_mut()?;
-        let m = front.pop_front();
-        if front.is_empty()
-            && let Some(done) = self.batches.pop_front()
-            && self.spare.len() < SPARE
-        {
-            self.spare.push(done);
-        }
-        if m.is_some() {
-            self.len -= 1;
-        }
-        m
-    }
-
-    /// Moves up to `n` mails into `out`, oldest first.
-    fn take(&mut self, out: &mut Vec<Mail>, mut n: usize) {
-        while n > 0 {
-            let Some(front) = self.batches.front_mut() else {
-                return;
-            };
-            let k = n.min(front.len());
-            out.extend(front.drain(..k));
-            self.len -= k;
-            n -= k;
-            if front.is_empty()
-                && let Some(done) = self.batches.pop_front()
-                && self.spare.len() < SPARE
-            {
-                self.spare.push(done);
-            }
-        }
-    }
-}
-
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Mail>> {
         // A panic while holding the lock cannot leave the queue half-modified (push/pop
         // only), so a poisoned lock is still a consistent queue.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
@@ -89,6 +41,8 @@ impl Shared {
 #[derive(Debug)]
 pub struct Mailbox {
     shared: Arc<Shared>,
+    /// An empty queue to swap for the shared one (see [`Mailbox::recv_many`]).
+    spare: VecDeque<Mail>,
 }
 
 /// Why [`Mailbox::try_recv`] returned nothing.
@@ -117,12 +71,12 @@ impl Mailbox {
 
     /// Takes the next mail without waiting.
     pub fn try_recv(&mut self) -> Result<Mail, TryRecvError> {
-        if let Some(m) = self.shared.lock().pop() {
+        if let Some(m) = self.shared.lock().pop_front() {
             return Ok(m);
         }
         if self.shared.sender_gone.load(Ordering::Acquire) {
             // Mail pushed just before the close is still there.
-            return self.shared.lock().pop().ok_or(TryRecvError::Closed);
+            return self.shared.lock().pop_front().ok_or(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
     }
@@ -133,31 +87,40 @@ impl Mailbox {
         // At least one, as `recv` would give.
         let limit = limit.max(1);
         loop {
-            // One lock per batch taken (this runs once per wake-up of a busy member).
-            let n = {
-                let mut q = self.shared.lock();
-                let n = q.len.min(limit);
-                q.take(out, n);
-                n
-            };
+            let n = self.take(out, limit);
             if n > 0 {
                 return n;
             }
             if self.shared.sender_gone.load(Ordering::Acquire) {
                 // Mail pushed just before the close is still there.
-                let mut q = self.shared.lock();
-                let n = q.len.min(limit);
-                q.take(out, n);
-                return n;
+                return self.take(out, limit);
             }
             // A wake-up that raced with the check above left a permit: no mail is missed.
             self.shared.wake.notified().await;
         }
     }
 
+    /// Moves up to `limit` mails into `out`. When all of it is wanted, the shared queue is
+    /// swapped for the (empty) spare one and copied out after the lock is released.
+    fn take(&mut self, out: &mut Vec<Mail>, limit: usize) -> usize {
+        let mut q = self.shared.lock();
+        let n = q.len().min(limit);
+        if n == 0 {
+            return 0;
+        }
+        if n < q.len() {
+            out.extend(q.drain(..n));
+            return n;
+        }
+        std::mem::swap(&mut *q, &mut self.spare);
+        drop(q);
+        out.extend(self.spare.drain(..));
+        n
+    }
+
     /// Unread mail.
     pub fn len(&self) -> usize {
-        self.shared.lock().len
+        self.shared.lock().len()
     }
 
     /// True when no mail is waiting.
@@ -178,6 +141,17 @@ impl Drop for Mailbox {
     }
 }
 
+/// What became of a mail handed to [`MailboxSender::post`].
+#[derive(Debug)]
+pub(crate) enum Posted {
+    /// It is in the mailbox (the member is woken by [`MailboxSender::wake`]).
+    Queued,
+    /// The mailbox is full: the mail is handed back.
+    Full(Mail),
+    /// The member dropped its mailbox; the mail is gone.
+    Closed,
+}
+
 /// The runtime's end.
 #[derive(Debug)]
 pub(crate) struct MailboxSender {
@@ -185,37 +159,35 @@ pub(crate) struct MailboxSender {
 }
 
 impl MailboxSender {
-    /// Moves as much of `pending` as fits into the mailbox (oldest first) and wakes the
-    /// member once. Returns false if the member dropped its mailbox (`pending` is left as is
-    /// for the caller to discard).
-    pub(crate) fn deliver(&self, pending: &mut VecDeque<Mail>) -> bool {
+    /// Puts `mail` in the mailbox if it has room, without waking the member.
+    pub(crate) fn post(&self, mail: Mail) -> Posted {
+        if self.shared.receiver_gone.load(Ordering::Acquire) {
+            return Posted::Closed;
+        }
+        let mut q = self.shared.lock();
+        if q.len() >= self.shared.capacity {
+            return Posted::Full(mail);
+        }
+        q.push_back(mail);
+        Posted::Queued
+    }
+
+    /// Moves as much of `overflow` as fits into the mailbox (oldest first). Returns false if
+    /// the member dropped its mailbox (`overflow` is left as is for the caller to discard).
+    pub(crate) fn deliver(&self, overflow: &mut VecDeque<Mail>) -> bool {
         if self.shared.receiver_gone.load(Ordering::Acquire) {
             return false;
         }
-        if pending.is_empty() {
-            return true;
-        }
-        let moved = {
-            let mut q = self.shared.lock();
-            let room = self.shared.capacity.saturating_sub(q.len);
-            let n = room.min(pending.len());
-            if n == pending.len() {
-                // All of it fits: hand the queue over whole; the runtime keeps an emptied
-                // one (or a new one) for next time.
-                let fresh = q.spare.pop().unwrap_or_default();
-                q.batches.push_back(std::mem::replace(pending, fresh));
-            } else if n > 0 {
-                let mut part = q.spare.pop().unwrap_or_default();
-                part.extend(pending.drain(..n));
-                q.batches.push_back(part);
-            }
-            q.len += n;
-            n
-        };
-        if moved > 0 {
-            self.shared.wake.notify_one();
-        }
+        let mut q = self.shared.lock();
+        let room = self.shared.capacity.saturating_sub(q.len());
+        let n = room.min(overflow.len());
+        q.extend(overflow.drain(..n));
         true
+    }
+
+    /// Wakes the member (once, however much mail arrived since it last looked).
+    pub(crate) fn wake(&self) {
+        self.shared.wake.notify_one();
     }
 }
 
@@ -229,7 +201,7 @@ impl Drop for MailboxSender {
 /// A mailbox holding at most `capacity` (≥ 1) unread mails.
 pub(crate) fn mailbox(capacity: usize) -> (MailboxSender, Mailbox) {
     let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue::default()),
+        queue: Mutex::new(VecDeque::new()),
         capacity: capacity.max(1),
         wake: Notify::new(),
         sender_gone: AtomicBool::new(false),
@@ -239,7 +211,10 @@ pub(crate) fn mailbox(capacity: usize) -> (MailboxSender, Mailbox) {
         MailboxSender {
             shared: shared.clone(),
         },
-        Mailbox { shared },
+        Mailbox {
+            shared,
+            spare: VecDeque::new(),
+        },
     )
 }
 
@@ -275,6 +250,7 @@ mod tests {
         let (tx, mut rx) = mailbox(3);
         let mut pending: VecDeque<Mail> = (0..5).map(mail).collect();
         assert!(tx.deliver(&mut pending));
+        tx.wake();
         assert_eq!(rx.len(), 3);
         assert_eq!(pending.len(), 2, "what does not fit stays with the runtime");
         let mut got = Vec::new();
@@ -300,6 +276,7 @@ mod tests {
         tokio::task::yield_now().await;
         let mut pending: VecDeque<Mail> = (0..2).map(mail).collect();
         assert!(tx.deliver(&mut pending));
+        tx.wake();
         drop(tx);
         assert_eq!(reader.await.unwrap(), vec![0, 1]);
     }
@@ -311,5 +288,24 @@ mod tests {
         let mut pending: VecDeque<Mail> = (0..2).map(mail).collect();
         assert!(!tx.deliver(&mut pending));
         assert_eq!(pending.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn posted_mail_waits_for_the_wake_up_and_a_full_mailbox_hands_it_back() {
+        let (tx, mut rx) = mailbox(2);
+        assert!(matches!(tx.post(mail(0)), Posted::Queued));
+        assert!(matches!(tx.post(mail(1)), Posted::Queued));
+        assert!(matches!(tx.post(mail(2)), Posted::Full(m) if seq(&m) == 2));
+        tx.wake();
+        let mut got = Vec::new();
+        // Part of the queue, then the rest (taken whole).
+        assert_eq!(rx.recv_many(&mut got, 1).await, 1);
+        assert_eq!(rx.recv_many(&mut got, 10).await, 1);
+        assert!(matches!(tx.post(mail(2)), Posted::Queued), "room again");
+        tx.wake();
+        assert_eq!(rx.recv_many(&mut got, 10).await, 1);
+        assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2]);
+        drop(rx);
+        assert!(matches!(tx.post(mail(3)), Posted::Closed));
     }
 }

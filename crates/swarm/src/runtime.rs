@@ -10,7 +10,7 @@ use crate::consensus::{Ballot, Outcome, Proposal, Quorum};
 use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::id::{AgentId, Map, MsgId, SwarmId};
-use crate::mailbox::{Mailbox, MailboxSender, mailbox};
+use crate::mailbox::{Mailbox, MailboxSender, Posted, mailbox};
 use crate::router::{Delivered, LossReport, Output};
 use crate::swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 use crate::topology::{Repair, TopologyView};
@@ -72,18 +72,17 @@ struct Core {
     coord: Coordinator,
     cfg: RuntimeConfig,
     inboxes: Map<(SwarmId, AgentId), Inbox>,
-    /// Inboxes with pending mail, each once.
+    /// Inboxes that got mail since their last wake-up (or hold overflow), each once.
     dirty: Vec<(SwarmId, AgentId)>,
     events: broadcast::Sender<(SwarmId, SwarmEvent)>,
 }
 
-/// A member as the runtime sees it: its mailbox and the mail not yet in it (this batch's,
-/// and what did not fit: the overflow). The queue is kept between batches, so a busy member
-/// costs no allocation per batch.
+/// A member as the runtime sees it: its mailbox and the mail that did not fit (the
+/// overflow, kept between batches).
 struct Inbox {
     tx: MailboxSender,
-    pending: VecDeque<Mail>,
-    /// Listed in `Core::dirty`.
+    overflow: VecDeque<Mail>,
+    /// Listed in `Core::dirty`: mail arrived (or waits in the overflow) since the last wake.
     dirty: bool,
 }
 
@@ -93,22 +92,33 @@ struct Inbox {
 /// hundred thousand.)
 const ROUTE_EVERY: usize = 256;
 
-/// An empty pending queue larger than this gives its memory back.
-const KEEP_PENDING: usize = 256;
+/// An empty overflow queue larger than this gives its memory back.
+const KEEP_OVERFLOW: usize = 256;
 
-/// Queues `mail` for `key`'s mailbox; dropped if the member has left (it reads nothing more).
+/// Puts `mail` in `key`'s mailbox, or in its overflow while that is full or not yet empty
+/// (order is kept); dropped if the member has left (it reads nothing more). The member is
+/// woken by the next [`Core::flush_mail`].
 fn post(
     inboxes: &mut Map<(SwarmId, AgentId), Inbox>,
     dirty: &mut Vec<(SwarmId, AgentId)>,
     key: (SwarmId, AgentId),
     mail: Mail,
 ) {
-    if let Some(inbox) = inboxes.get_mut(&key) {
-        inbox.pending.push_back(mail);
-        if !inbox.dirty {
-            inbox.dirty = true;
-            dirty.push(key);
+    let Some(inbox) = inboxes.get_mut(&key) else {
+        return;
+    };
+    if inbox.overflow.is_empty() {
+        match inbox.tx.post(mail) {
+            Posted::Queued => {}
+            Posted::Full(mail) => inbox.overflow.push_back(mail),
+            Posted::Closed => return,
         }
+    } else {
+        inbox.overflow.push_back(mail);
+    }
+    if !inbox.dirty {
+        inbox.dirty = true;
+        dirty.push(key);
     }
 }
 
@@ -121,7 +131,7 @@ fn room_for(
     to: AgentId,
 ) -> Result<()> {
     match inboxes.get(&(swarm, to)) {
-        Some(inbox) if inbox.pending.len() >= cfg.mailbox => Err(Error::MailboxFull {
+        Some(inbox) if inbox.overflow.len() >= cfg.mailbox => Err(Error::MailboxFull {
             agent: to,
             capacity: cfg.mailbox,
         }),
@@ -130,22 +140,23 @@ fn room_for(
 }
 
 impl Core {
-    /// Hands every member its pending mail (one lock and one wake-up each); keeps what does
-    /// not fit.
+    /// Wakes every member that got mail since the last call (once each) and moves what
+    /// waits in overflows into mailboxes that have room again.
     fn flush_mail(&mut self) {
         let mut keys = std::mem::take(&mut self.dirty);
         for key in keys.drain(..) {
             let Some(inbox) = self.inboxes.get_mut(&key) else {
                 continue; // the member left while the message was on its way
             };
-            if !inbox.tx.deliver(&mut inbox.pending) {
+            if !inbox.overflow.is_empty() && !inbox.tx.deliver(&mut inbox.overflow) {
                 // The member dropped its mailbox, so it reads nothing more.
-                inbox.pending.clear();
+                inbox.overflow.clear();
             }
-            if inbox.pending.is_empty() {
+            inbox.tx.wake();
+            if inbox.overflow.is_empty() {
                 inbox.dirty = false;
-                if inbox.pending.capacity() > KEEP_PENDING {
-                    inbox.pending = VecDeque::new();
+                if inbox.overflow.capacity() > KEEP_OVERFLOW {
+                    inbox.overflow = VecDeque::new();
                 }
             } else {
                 self.dirty.push(key);
@@ -313,7 +324,7 @@ impl SwarmHandle {
                 (swarm, agent),
                 Inbox {
                     tx,
-                    pending: VecDeque::new(),
+                    overflow: VecDeque::new(),
                     dirty: false,
                 },
             );

@@ -1,10 +1,10 @@
 //! The tokio runtime: one task owns every swarm and drives the sans-IO core with real time.
 //!
-//! Calls arrive over a bounded mpsc channel and are handled in batches; frames between
-//! members of this process go straight back into the router (the in-process network), with
-//! acknowledgements batched per edge per batch of work. Each member reads its mail from a
-//! bounded [`Mailbox`], filled once per batch of work; swarm events go out on a broadcast
-//! channel.
+//! Calls arrive over a bounded mpsc channel and are handled in batches; messages between
+//! members of this process never leave it (the router's in-process shortcut, else frames
+//! handed straight back to it, acknowledged per edge per batch of work). Each member reads
+//! its mail from a bounded [`Mailbox`]: mail goes in as it is routed, and the member is woken
+//! once per batch of work; swarm events go out on a broadcast channel.
 
 use crate::consensus::{Ballot, Outcome, Proposal, Quorum};
 use crate::credential::Credential;

@@ -1,5 +1,8 @@
 //! Proposals: quorum policies, authenticated one-per-member votes, deadlines, final results.
 
+mod common;
+use common::cases;
+
 use mcpflow_swarm::{
     AgentId, Ballot, Consensus, Credential, Decision, Error, Keyring, Quorum, SwarmId, Topology,
     TopologyKind,
@@ -274,14 +277,6 @@ fn forged_repeated_late_and_foreign_votes_are_refused() {
         cs.vote(&t, &k, &ballot(&c[0], 99, true), secs(1)),
         Err(Error::UnknownProposal(99))
     );
-}
-
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

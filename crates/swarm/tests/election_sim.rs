@@ -2,6 +2,9 @@
 //! silenced and revived), all from a seed: never two leaders in one term, and once the
 //! network heals everyone follows one leader.
 
+mod common;
+use common::cases;
+
 use mcpflow_swarm::sim::{Faults, Network, Rng};
 use mcpflow_swarm::{AgentId, ElectionConfig, ElectionMsg, ElectionNode, Role};
 use proptest::prelude::*;
@@ -83,14 +86,6 @@ fn run(
         assert!(node.role() == Role::Leader || node.leader() == leader);
     }
     leaders
-}
-
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

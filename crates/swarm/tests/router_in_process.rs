@@ -3,6 +3,9 @@
 //! the frame path — exactly once or reported lost, per-edge order, bounded queues, retries of
 //! what a full queue refused — while members leave and join and queues fill up.
 
+mod common;
+use common::{assert_exactly_once_or_lost, assert_fifo_per_edge, cases, kind_of};
+
 use bytes::Bytes;
 use mcpflow_swarm::sim::Rng;
 use mcpflow_swarm::{
@@ -18,15 +21,6 @@ fn topology(kind: TopologyKind, n: u64) -> Topology {
         t.add(AgentId(i)).unwrap();
     }
     t
-}
-
-fn kind_of(i: u8) -> TopologyKind {
-    match i % 4 {
-        0 => TopologyKind::Mesh,
-        1 => TopologyKind::Ring,
-        2 => TopologyKind::Star,
-        _ => TopologyKind::Hierarchical { fanout: 2 },
-    }
 }
 
 #[derive(Default)]
@@ -55,19 +49,7 @@ impl Seen {
     }
 
     fn check(&self) {
-        for (&(id, to), &n) in &self.deliveries {
-            assert_eq!(n, 1, "{id:?} reached {to:?} {n} times");
-        }
-        for (id, targets) in &self.expected {
-            for t in targets {
-                let delivered = self.deliveries.contains_key(&(*id, *t));
-                let lost = self.lost.contains(&(*id, *t));
-                assert!(
-                    delivered ^ lost,
-                    "{id:?} for {t:?}: delivered {delivered}, lost {lost}"
-                );
-            }
-        }
+        assert_exactly_once_or_lost(&self.deliveries, |k| self.lost.contains(k), &self.expected);
     }
 }
 
@@ -138,17 +120,8 @@ fn run(
     (seen, r)
 }
 
-fn fifo_per_edge(r: &mut Router) {
-    let mut last: BTreeMap<(AgentId, AgentId, u64), u64> = BTreeMap::new();
-    for (a, b, epoch, seq) in r.take_trace() {
-        if let Some(prev) = last.insert((a, b, epoch), seq) {
-            assert!(seq > prev, "edge {a:?}->{b:?} accepted {seq} after {prev}");
-        }
-    }
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
     #[test]
     fn the_shortcut_delivers_exactly_once_in_edge_order(
         seed in any::<u64>(),
@@ -159,7 +132,7 @@ proptest! {
     ) {
         let (seen, mut r) = run(seed, kind_of(kind), members, capacity, churn, true);
         seen.check();
-        fifo_per_edge(&mut r);
+        assert_fifo_per_edge(r.take_trace());
         prop_assert_eq!(r.open_messages(), 0);
     }
 }
@@ -236,5 +209,5 @@ fn a_message_refused_by_a_full_queue_further_on_is_retried_and_delivered_once() 
     assert_eq!(seen.deliveries.get(&(id, AgentId(2))), Some(&1));
     assert_eq!(r.stats().retransmits, 1);
     assert_eq!(r.open_messages(), 0);
-    fifo_per_edge(&mut r);
+    assert_fifo_per_edge(r.take_trace());
 }

@@ -4,6 +4,9 @@
 //! target exactly once or been reported lost (never both, never neither), and every edge must
 //! have handed frames on in queue order.
 
+mod common;
+use common::{assert_exactly_once_or_lost, assert_fifo_per_edge, cases, kind_of};
+
 use bytes::Bytes;
 use mcpflow_swarm::sim::{Faults, Network, Rng};
 use mcpflow_swarm::{
@@ -161,13 +164,7 @@ fn run(plan: &Plan) -> Outcome {
         0,
         "messages still open at {now:?}: {router:?}"
     );
-    // Per-edge FIFO: each edge incarnation accepted strictly increasing positions.
-    let mut last: BTreeMap<(AgentId, AgentId, u64), u64> = BTreeMap::new();
-    for (a, b, epoch, seq) in router.take_trace() {
-        if let Some(prev) = last.insert((a, b, epoch), seq) {
-            assert!(seq > prev, "edge {a:?}->{b:?} accepted {seq} after {prev}");
-        }
-    }
+    assert_fifo_per_edge(router.take_trace());
     let s = router.stats();
     out.fingerprint = vec![
         s.sent,
@@ -182,40 +179,7 @@ fn run(plan: &Plan) -> Outcome {
 }
 
 fn check(out: &Outcome) {
-    for (&(id, to), &n) in &out.deliveries {
-        assert_eq!(n, 1, "{id:?} reached {to:?} {n} times");
-        assert!(
-            !out.lost.contains_key(&(id, to)),
-            "{id:?} both delivered to and lost for {to:?}"
-        );
-    }
-    for (id, targets) in &out.expected {
-        for t in targets {
-            let delivered = out.deliveries.contains_key(&(*id, *t));
-            let lost = out.lost.contains_key(&(*id, *t));
-            assert!(
-                delivered ^ lost,
-                "{id:?} for {t:?}: delivered {delivered}, lost {lost}"
-            );
-        }
-    }
-}
-
-fn kind_of(i: u8) -> TopologyKind {
-    match i % 4 {
-        0 => TopologyKind::Mesh,
-        1 => TopologyKind::Ring,
-        2 => TopologyKind::Star,
-        _ => TopologyKind::Hierarchical { fanout: 2 },
-    }
-}
-
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    assert_exactly_once_or_lost(&out.deliveries, |k| out.lost.contains_key(k), &out.expected);
 }
 
 proptest! {

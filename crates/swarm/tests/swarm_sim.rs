@@ -4,6 +4,9 @@
 //! after every repair, members are told (events), and every message reaches each target
 //! exactly once or is reported lost.
 
+mod common;
+use common::{assert_exactly_once_or_lost, cases, kind_of};
+
 use bytes::Bytes;
 use mcpflow_swarm::sim::{Faults, Network, Rng};
 use mcpflow_swarm::{
@@ -203,34 +206,8 @@ fn run(seed: u64, kind: TopologyKind, n: u64, drop: f64, kill_rate: f64) -> Repo
         0,
         "open messages at the end"
     );
-    for (&(id, to), &k) in &deliveries {
-        assert_eq!(k, 1, "{id:?} reached {to:?} {k} times");
-    }
-    for (id, targets) in &expected {
-        for t in targets {
-            let d = deliveries.contains_key(&(*id, *t));
-            let l = lost.contains(&(*id, *t));
-            assert!(d ^ l, "{id:?} for {t:?}: delivered {d}, lost {l}");
-        }
-    }
+    assert_exactly_once_or_lost(&deliveries, |k| lost.contains(k), &expected);
     report
-}
-
-fn kind_of(i: u8) -> TopologyKind {
-    match i % 4 {
-        0 => TopologyKind::Mesh,
-        1 => TopologyKind::Ring,
-        2 => TopologyKind::Star,
-        _ => TopologyKind::Hierarchical { fanout: 2 },
-    }
-}
-
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

@@ -1,6 +1,9 @@
 //! Topology properties: under any sequence of joins and leaves every shape stays connected,
 //! its edges agree with `has_edge`, and paths are real, shortest and edge-disjoint.
 
+mod common;
+use common::cases;
+
 use mcpflow_swarm::{AgentId, Edge, Error, SwarmId, Topology, TopologyKind, path_edges};
 use proptest::prelude::*;
 use std::collections::{HashSet, VecDeque};
@@ -38,14 +41,6 @@ fn check_path(t: &Topology, path: &[AgentId], a: AgentId, b: AgentId) {
     }
     let distinct: HashSet<_> = path.iter().collect();
     assert_eq!(distinct.len(), path.len(), "path revisits a node: {path:?}");
-}
-
-/// Cases per property: `default`, or `PROPTEST_CASES` when set (for longer runs).
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 proptest! {

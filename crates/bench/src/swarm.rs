@@ -8,6 +8,10 @@
 //! target's bounded mailbox (filled once per batch of work) → a consumer task. The baseline is the least a message can be in
 //! tokio: the producer sends straight into the target's bounded mpsc, no routing, no acks.
 //!
+//! The busy column is the share of the measured time the runtime task spent working (its own
+//! count, [`SwarmHandle::load`]): near 100 % means that one task, which routes every message,
+//! is the bottleneck.
+//!
 //! Workload: each message goes from a random member to one of the next four members in join
 //! order (so a ring routes 1–4 hops instead of a quarter of the ring on average); the average
 //! hop count of each shape is printed. The payload is the send time, so consumers measure
@@ -51,8 +55,8 @@ pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
         args.messages, args.batch, args.producers, args.threads
     );
     println!(
-        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12}",
-        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc"
+        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12} {:>6}",
+        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc", "busy"
     );
     let kinds = [
         ("mesh", TopologyKind::Mesh),
@@ -62,10 +66,10 @@ pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
     ];
     for &n in &args.sizes {
         let base = runtime(&args)?.block_on(baseline(&args, n))?;
-        print_row("tokio mpsc (baseline)", n, &base, None, None);
+        print_row("tokio mpsc (baseline)", n, &base, None);
         for (name, kind) in kinds {
             let r = runtime(&args)?.block_on(routed(&args, n, kind))?;
-            print_row(name, n, &r, Some(r.hops), Some(r.per_sec / base.per_sec));
+            print_row(name, n, &r, Some(r.per_sec / base.per_sec));
         }
     }
     Ok(())
@@ -78,16 +82,17 @@ fn runtime(args: &SwarmBenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn print_row(name: &str, n: u64, r: &Measured, hops: Option<f64>, ratio: Option<f64>) {
+fn print_row(name: &str, n: u64, r: &Measured, ratio: Option<f64>) {
     println!(
-        "  {:<22} {:>7} {:>12.0} {:>9} {:>9} {:>6} {:>12}",
+        "  {:<22} {:>7} {:>12.0} {:>9} {:>9} {:>6} {:>12} {:>6}",
         name,
         n,
         r.per_sec,
         r.p50_us,
         r.p99_us,
-        hops.map_or("-".into(), |h| format!("{h:.2}")),
+        r.hops.map_or("-".into(), |h| format!("{h:.2}")),
         ratio.map_or("-".into(), |x| format!("{x:.3}x")),
+        r.busy.map_or("-".into(), |b| format!("{:.0}%", b * 100.0)),
     )
 }
 
@@ -95,7 +100,10 @@ struct Measured {
     per_sec: f64,
     p50_us: u64,
     p99_us: u64,
-    hops: f64,
+    /// Average hops per message (routed runs).
+    hops: Option<f64>,
+    /// Share of the time the runtime task was busy (routed runs).
+    busy: Option<f64>,
 }
 
 /// Shared by consumers: delivered count and sampled latencies.
@@ -146,13 +154,14 @@ impl Sink {
         }
     }
 
-    fn result(&self, seconds: f64, total: u64, hops: f64) -> Measured {
+    fn result(&self, seconds: f64, total: u64) -> Measured {
         let h = self.hist.lock().map(|h| h.clone()).ok();
         Measured {
             per_sec: total as f64 / seconds,
             p50_us: h.as_ref().map_or(0, |h| h.value_at_quantile(0.5)),
             p99_us: h.as_ref().map_or(0, |h| h.value_at_quantile(0.99)),
-            hops,
+            hops: None,
+            busy: None,
         }
     }
 }
@@ -195,7 +204,7 @@ async fn baseline(args: &SwarmBenchArgs, n: u64) -> anyhow::Result<Measured> {
         });
     }
     sink.wait_for(total).await;
-    Ok(sink.result(start.elapsed().as_secs_f64(), total, 1.0))
+    Ok(sink.result(start.elapsed().as_secs_f64(), total))
 }
 
 async fn routed(args: &SwarmBenchArgs, n: u64, kind: TopologyKind) -> anyhow::Result<Measured> {
@@ -228,6 +237,7 @@ async fn routed(args: &SwarmBenchArgs, n: u64, kind: TopologyKind) -> anyhow::Re
         hops += h.paths(s, AgentId(a), AgentId(b), 1).await?[0].len() - 1;
     }
     let start = Instant::now();
+    let load = h.load();
     let per = args.messages / args.producers as u64;
     let total = per * args.producers as u64;
     let mut producers = tokio::task::JoinSet::new();
@@ -271,5 +281,11 @@ async fn routed(args: &SwarmBenchArgs, n: u64, kind: TopologyKind) -> anyhow::Re
         r??;
     }
     sink.wait_for(total).await;
-    Ok(sink.result(start.elapsed().as_secs_f64(), total, hops as f64 / 200.0))
+    let seconds = start.elapsed().as_secs_f64();
+    let busy = (h.load().busy - load.busy).as_secs_f64() / seconds;
+    Ok(Measured {
+        hops: Some(hops as f64 / 200.0),
+        busy: Some(busy),
+        ..sink.result(seconds, total)
+    })
 }

@@ -57,6 +57,6 @@ pub use id::{AgentId, Edge, MsgId, SwarmId};
 pub use mailbox::{Mailbox, TryRecvError};
 pub use paths::path_edges;
 pub use router::{Delivered, LossReason, LossReport, Output, Router, RouterConfig, RouterStats};
-pub use runtime::{Mail, Member, RuntimeConfig, SwarmHandle};
+pub use runtime::{Mail, Member, RuntimeConfig, RuntimeLoad, SwarmHandle};
 pub use swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 pub use topology::{Repair, Topology, TopologyKind, TopologyView};

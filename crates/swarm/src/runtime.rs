@@ -16,6 +16,8 @@ use crate::swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 use crate::topology::{Repair, TopologyView};
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
@@ -232,6 +234,33 @@ fn route(
 pub struct SwarmHandle {
     tx: mpsc::Sender<Job>,
     events: broadcast::Sender<(SwarmId, SwarmEvent)>,
+    load: Arc<Load>,
+}
+
+/// Work done by the runtime task, counted by the task itself.
+#[derive(Debug, Default)]
+struct Load {
+    busy_ns: AtomicU64,
+    rounds: AtomicU64,
+}
+
+impl Load {
+    fn add(&self, began: Instant) {
+        let ns = began.elapsed().as_nanos() as u64;
+        self.busy_ns.fetch_add(ns, Ordering::Relaxed);
+        self.rounds.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How hard the runtime task has worked since it started. One task routes every swarm, so
+/// when its busy time grows as fast as the clock, it is the bottleneck: compare two readings
+/// over a time window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeLoad {
+    /// Time spent handling calls, ticks and routing (not waiting for work).
+    pub busy: Duration,
+    /// Rounds of work: a batch of calls or a tick, each followed by routing and waking.
+    pub rounds: u64,
 }
 
 impl SwarmHandle {
@@ -247,6 +276,8 @@ impl SwarmHandle {
             dirty: Vec::new(),
             events: events.clone(),
         };
+        let load = Arc::new(Load::default());
+        let counted = load.clone();
         let task = tokio::spawn(async move {
             let start = Instant::now();
             let mut ticker = tokio::time::interval(tick);
@@ -258,23 +289,27 @@ impl SwarmHandle {
                         if n == 0 {
                             break;
                         }
-                        let now = start.elapsed();
+                        let began = Instant::now();
+                        let now = began - start;
                         for job in jobs.drain(..) {
                             job(&mut core, now);
                         }
                         core.pump(now);
+                        counted.add(began);
                     }
                     _ = ticker.tick() => {
-                        let now = start.elapsed();
+                        let began = Instant::now();
+                        let now = began - start;
                         for s in core.coord.swarms_mut() {
                             s.tick(now);
                         }
                         core.pump(now);
+                        counted.add(began);
                     }
                 }
             }
         });
-        (SwarmHandle { tx, events }, task)
+        (SwarmHandle { tx, events, load }, task)
     }
 
     async fn call<T: Send + 'static>(
@@ -289,6 +324,14 @@ impl SwarmHandle {
             .await
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?
+    }
+
+    /// How hard the runtime task has worked so far (see [`RuntimeLoad`]).
+    pub fn load(&self) -> RuntimeLoad {
+        RuntimeLoad {
+            busy: Duration::from_nanos(self.load.busy_ns.load(Ordering::Relaxed)),
+            rounds: self.load.rounds.load(Ordering::Relaxed),
+        }
     }
 
     /// Swarm events (joins, suspicions, removals with their repair, leader changes,

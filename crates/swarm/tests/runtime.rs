@@ -203,3 +203,25 @@ async fn a_large_batch_arrives_in_order() {
     assert_eq!(got, (0..n).collect::<Vec<_>>());
     assert!(members[1].mailbox.try_recv().is_err(), "a relay got mail");
 }
+
+#[tokio::test]
+async fn the_runtime_counts_the_work_it_does() {
+    let (h, _task) = SwarmHandle::start(RuntimeConfig::default());
+    let s = h.create_swarm(cfg(TopologyKind::Mesh)).await.unwrap();
+    let _a = h.join(s, AgentId(0)).await.unwrap();
+    let mut b = h.join(s, AgentId(1)).await.unwrap();
+    let before = h.load();
+    let msgs = (0..1000)
+        .map(|_| (AgentId(0), AgentId(1), Bytes::from_static(b"x")))
+        .collect();
+    for r in h.send_many(s, msgs).await.unwrap() {
+        r.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 1000 {
+        b.mailbox.recv_many(&mut got, 1000).await;
+    }
+    let after = h.load();
+    assert!(after.rounds > before.rounds, "{before:?} → {after:?}");
+    assert!(after.busy > before.busy, "{before:?} → {after:?}");
+}

@@ -2,11 +2,13 @@
 //! for each topology at two sizes, with p50/p99 delivery latency, beside a raw tokio-mpsc
 //! baseline measured in the same run.
 //!
-//! mcpflow's path per message: a batched call into the runtime task → shortest path → the
-//! bounded FIFO queue of each edge on the way → the receiving end (in-order acceptance,
-//! de-duplication by the origin's record) → an acknowledgement (batched per edge) → the
-//! target's bounded mailbox (filled once per batch of work) → a consumer task. The baseline is the least a message can be in
-//! tokio: the producer sends straight into the target's bounded mpsc, no routing, no acks.
+//! mcpflow's path per message: a batched call into the runtime task → shortest path → each
+//! edge on the way (its position in the edge's FIFO order; in-order acceptance at the
+//! receiving end; an idle edge hands the message over directly, a busy one queues it as a
+//! frame acknowledged per edge) → delivery, checked against the origin's record (exactly once)
+//! → the target's bounded mailbox (woken once per batch of work) → a consumer task. The
+//! baseline is the least a message can be in tokio: the producer sends straight into the
+//! target's bounded mpsc, no routing, no acks.
 //!
 //! The busy column is the share of the measured time the runtime task spent working (its own
 //! count, [`SwarmHandle::load`]): near 100 % means that one task, which routes every message,

@@ -18,7 +18,7 @@ harm directly — the hard cases for an injection detector:
 No rule or exemplar was written looking at these texts. Keep it that way: this script prints
 counts only. Whoever reads the missed texts makes the set "seen" — say so in the notes.
 
-Usage: eval_guard_fresh.py MCPFLOW_BINARY DATASETS_DIR CACHE_DIR
+Usage: eval_guard_fresh.py MCPFLOW_BINARY DATASETS_DIR CACHE_DIR  (or scripts/eval-guard.sh --fresh)
 """
 import glob
 import hashlib

@@ -198,6 +198,20 @@ impl EdgeTx {
     }
 }
 
+/// A link's sending end, opened on first use with the next of the router's `epochs`.
+fn open<'a>(tx: &'a mut Option<EdgeTx>, epochs: &mut u64) -> &'a mut EdgeTx {
+    tx.get_or_insert_with(|| {
+        *epochs += 1;
+        EdgeTx {
+            epoch: *epochs,
+            next_seq: 0,
+            slots: VecDeque::new(),
+            live: 0,
+            listed: false,
+        }
+    })
+}
+
 struct EdgeRx {
     epoch: u64,
     expected: u64,
@@ -649,17 +663,7 @@ impl Router {
 
     /// The sending end of link `ix`, opened (with a new epoch) on first use.
     fn sender(&mut self, ix: usize) -> &mut EdgeTx {
-        let epochs = &mut self.epochs;
-        self.links[ix].tx.get_or_insert_with(|| {
-            *epochs += 1;
-            EdgeTx {
-                epoch: *epochs,
-                next_seq: 0,
-                slots: VecDeque::new(),
-                live: 0,
-                listed: false,
-            }
-        })
+        open(&mut self.links[ix].tx, &mut self.epochs)
     }
 
     /// Queues `packet` on link `ix` and emits its frame, or refuses when the queue is full.
@@ -676,30 +680,24 @@ impl Router {
         }
         let seq = tx.next_seq;
         tx.next_seq += 1;
-        self.hold(ix, seq, &packet, now);
+        let tx = self.hold(ix, seq, &packet, now);
+        let (epoch, floor) = (tx.epoch, tx.floor());
         let link = &self.links[ix];
-        let Some(tx) = link.tx.as_ref() else {
-            return Ok(()); // opened by `sender` above
-        };
         self.net.push(Frame {
             from: link.from,
             to: link.to,
-            epoch: tx.epoch,
+            epoch,
             link: ix as u32,
-            body: Body::Data {
-                seq,
-                floor: tx.floor(),
-                packet,
-            },
+            body: Body::Data { seq, floor, packet },
         });
         Ok(())
     }
 
     /// Keeps `packet` at position `seq` of link `ix`'s queue until it is acknowledged (or
-    /// retried, then given up).
-    fn hold(&mut self, ix: usize, seq: u64, packet: &Packet, now: Duration) {
+    /// retried, then given up); returns the queue.
+    fn hold(&mut self, ix: usize, seq: u64, packet: &Packet, now: Duration) -> &EdgeTx {
         let deadline = now + self.cfg.ack_timeout;
-        let tx = self.sender(ix);
+        let tx = open(&mut self.links[ix].tx, &mut self.epochs);
         tx.slots.push_back(Slot {
             seq,
             resend: Some(Resend {
@@ -715,6 +713,7 @@ impl Router {
             tx.listed = true;
             self.active.push(ix as u32);
         }
+        tx
     }
 
     /// Hands `packet` to link `ix` (which has room for it): with [`RouterConfig::in_process`]
@@ -766,9 +765,7 @@ impl Router {
         if rx.epoch != epoch || rx.expected != seq || !rx.buffer.is_empty() {
             return None;
         }
-        if let Some(tx) = link.tx.as_mut() {
-            tx.next_seq += 1;
-        }
+        self.sender(ix).next_seq += 1;
         Some(seq)
     }
 

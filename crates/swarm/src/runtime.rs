@@ -88,10 +88,10 @@ struct Inbox {
     dirty: bool,
 }
 
-/// Sends routed between runs of the in-process network in one `send_many`, so the frames
-/// of a chunk and the edge queues they fill are still in cache when they are handled and
-/// acknowledged. (Routing a whole batch of calls at once let frames pile up by the
-/// hundred thousand.)
+/// Sends routed between runs of the in-process network in one `send_many`. Most sends are
+/// delivered within `send` (the router's shortcut); the rest become frames, and this keeps
+/// them, their edge queues and the pending outputs in cache until they are handled.
+/// (Routing a whole batch of calls at once let frames pile up by the hundred thousand.)
 const ROUTE_EVERY: usize = 256;
 
 /// An empty overflow queue larger than this gives its memory back.

@@ -1,39 +1,50 @@
-//! A member's mailbox: a bounded queue the runtime fills and the member drains.
+//! A member's mailbox: a queue the runtime fills and the member drains.
 //!
 //! Why not a tokio mpsc per member: an mpsc send wakes the receiver once per message. Here
 //! the runtime puts each mail in the queue as it is routed and wakes the member once per
 //! batch of work, so a busy swarm costs one wake-up per member per batch instead of one per
-//! message. Mail goes straight into the shared queue (no staging queue on the runtime's
-//! side): at 10k members a mail is mostly alone in its batch, and every extra buffer it
-//! passes through is another cache miss on the runtime task, which serves every member.
+//! message. Everything a mailbox shares (queue, the member's waker, the close flags) sits
+//! behind one lock: at 10k members a mail is mostly alone in its batch, so each cache line
+//! the runtime task touches per mail is a miss on the one task that serves every member.
+//!
+//! The queue is bounded where mail enters the swarm: the runtime refuses a new send to a
+//! member with `capacity` unread mails ([`crate::Error::MailboxFull`]). Mail already on its
+//! way when the mailbox filled (or a loss report) is never refused, so the queue can exceed
+//! `capacity` by what was in flight, and nothing accepted is dropped while the member reads.
 //!
 //! The member takes a whole queue at once by swapping it for its own empty one under the
 //! lock, and copies the mail out after releasing it, so the runtime rarely waits for it.
 
 use crate::runtime::Mail;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
+use std::task::{Poll, Waker};
 
 #[derive(Debug)]
 struct Shared {
-    /// Unread mail, oldest first.
-    queue: Mutex<VecDeque<Mail>>,
+    state: Mutex<State>,
     capacity: usize,
-    /// The member's mail arrives here.
-    wake: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Unread mail, oldest first.
+    queue: VecDeque<Mail>,
+    /// The member, parked until mail arrives.
+    waiting: Option<Waker>,
+    /// Mail arrived since the last wake-up (the runtime holds a [`MailWaker`]).
+    listed: bool,
     /// The runtime dropped its end: the member left or the swarm was dissolved.
-    sender_gone: AtomicBool,
+    sender_gone: bool,
     /// The member dropped its mailbox: nothing more is delivered to it.
-    receiver_gone: AtomicBool,
+    receiver_gone: bool,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, VecDeque<Mail>> {
-        // A panic while holding the lock cannot leave the queue half-modified (push/pop
-        // only), so a poisoned lock is still a consistent queue.
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-modified (pushes,
+        // pops and flag stores only), so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -58,69 +69,66 @@ pub enum TryRecvError {
 
 impl Mailbox {
     /// Waits for the next mail; `None` once the mailbox is empty and closed.
+    ///
+    /// Cancel-safe: mail leaves the queue only when the future completes.
     pub async fn recv(&mut self) -> Option<Mail> {
-        loop {
-            match self.try_recv() {
-                Ok(m) => return Some(m),
-                Err(TryRecvError::Closed) => return None,
-                // A wake-up that raced with the check above left a permit: no mail is missed.
-                Err(TryRecvError::Empty) => self.shared.wake.notified().await,
+        std::future::poll_fn(|cx| {
+            let mut s = self.shared.lock();
+            if let Some(m) = s.queue.pop_front() {
+                return Poll::Ready(Some(m));
             }
-        }
+            if s.sender_gone {
+                return Poll::Ready(None);
+            }
+            park(&mut s, cx.waker());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Takes the next mail without waiting.
     pub fn try_recv(&mut self) -> Result<Mail, TryRecvError> {
-        if let Some(m) = self.shared.lock().pop_front() {
-            return Ok(m);
+        let mut s = self.shared.lock();
+        match s.queue.pop_front() {
+            Some(m) => Ok(m),
+            None if s.sender_gone => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
         }
-        if self.shared.sender_gone.load(Ordering::Acquire) {
-            // Mail pushed just before the close is still there.
-            return self.shared.lock().pop_front().ok_or(TryRecvError::Closed);
-        }
-        Err(TryRecvError::Empty)
     }
 
     /// Waits for mail, then moves up to `limit` of it into `out`; returns how many (0 once
     /// closed and empty).
+    ///
+    /// Cancel-safe: mail leaves the queue only when the future completes.
     pub async fn recv_many(&mut self, out: &mut Vec<Mail>, limit: usize) -> usize {
         // At least one, as `recv` would give.
         let limit = limit.max(1);
-        loop {
-            let n = self.take(out, limit);
-            if n > 0 {
-                return n;
+        std::future::poll_fn(|cx| {
+            let mut s = self.shared.lock();
+            let n = s.queue.len().min(limit);
+            if n == 0 {
+                if s.sender_gone {
+                    return Poll::Ready(0);
+                }
+                park(&mut s, cx.waker());
+                return Poll::Pending;
             }
-            if self.shared.sender_gone.load(Ordering::Acquire) {
-                // Mail pushed just before the close is still there.
-                return self.take(out, limit);
+            if n < s.queue.len() {
+                out.extend(s.queue.drain(..n));
+                return Poll::Ready(n);
             }
-            // A wake-up that raced with the check above left a permit: no mail is missed.
-            self.shared.wake.notified().await;
-        }
-    }
-
-    /// Moves up to `limit` mails into `out`. When all of it is wanted, the shared queue is
-    /// swapped for the (empty) spare one and copied out after the lock is released.
-    fn take(&mut self, out: &mut Vec<Mail>, limit: usize) -> usize {
-        let mut q = self.shared.lock();
-        let n = q.len().min(limit);
-        if n == 0 {
-            return 0;
-        }
-        if n < q.len() {
-            out.extend(q.drain(..n));
-            return n;
-        }
-        std::mem::swap(&mut *q, &mut self.spare);
-        drop(q);
-        out.extend(self.spare.drain(..));
-        n
+            // All of it: swap in the empty spare and copy out after releasing the lock.
+            std::mem::swap(&mut s.queue, &mut self.spare);
+            drop(s);
+            out.extend(self.spare.drain(..));
+            Poll::Ready(n)
+        })
+        .await
     }
 
     /// Unread mail.
     pub fn len(&self) -> usize {
-        self.shared.lock().len()
+        self.shared.lock().queue.len()
     }
 
     /// True when no mail is waiting.
@@ -128,26 +136,37 @@ impl Mailbox {
         self.len() == 0
     }
 
-    /// Mail it holds at most; beyond that the runtime keeps it (and refuses new sends to
-    /// this member once that overflow is as large again).
+    /// Unread mails at which the runtime refuses new sends to this member (mail already on
+    /// its way still arrives).
     pub fn capacity(&self) -> usize {
         self.shared.capacity
     }
 }
 
+/// Leaves the member's waker for the next [`MailWaker::wake`] (a clone only when it changed).
+fn park(s: &mut State, waker: &Waker) {
+    match &s.waiting {
+        Some(w) if w.will_wake(waker) => {}
+        _ => s.waiting = Some(waker.clone()),
+    }
+}
+
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        self.shared.receiver_gone.store(true, Ordering::Release);
+        let mut s = self.shared.lock();
+        s.receiver_gone = true;
+        s.queue.clear();
     }
 }
 
 /// What became of a mail handed to [`MailboxSender::post`].
 #[derive(Debug)]
 pub(crate) enum Posted {
-    /// It is in the mailbox (the member is woken by [`MailboxSender::wake`]).
+    /// It is in the mailbox, and the member is already due a wake-up.
     Queued,
-    /// The mailbox is full: the mail is handed back.
-    Full(Mail),
+    /// It is the first mail since the member's last wake-up: wake it with this, once the
+    /// batch of work is done.
+    First(MailWaker),
     /// The member dropped its mailbox; the mail is gone.
     Closed,
 }
@@ -159,53 +178,67 @@ pub(crate) struct MailboxSender {
 }
 
 impl MailboxSender {
-    /// Puts `mail` in the mailbox if it has room, without waking the member.
+    /// Puts `mail` in the mailbox, without waking the member.
     pub(crate) fn post(&self, mail: Mail) -> Posted {
-        if self.shared.receiver_gone.load(Ordering::Acquire) {
+        let mut s = self.shared.lock();
+        if s.receiver_gone {
             return Posted::Closed;
         }
-        let mut q = self.shared.lock();
-        if q.len() >= self.shared.capacity {
-            return Posted::Full(mail);
+        s.queue.push_back(mail);
+        if s.listed {
+            return Posted::Queued;
         }
-        q.push_back(mail);
-        Posted::Queued
+        s.listed = true;
+        Posted::First(MailWaker(self.shared.clone()))
     }
 
-    /// Moves as much of `overflow` as fits into the mailbox (oldest first). Returns false if
-    /// the member dropped its mailbox (`overflow` is left as is for the caller to discard).
-    pub(crate) fn deliver(&self, overflow: &mut VecDeque<Mail>) -> bool {
-        if self.shared.receiver_gone.load(Ordering::Acquire) {
-            return false;
-        }
-        let mut q = self.shared.lock();
-        let room = self.shared.capacity.saturating_sub(q.len());
-        let n = room.min(overflow.len());
-        q.extend(overflow.drain(..n));
-        true
-    }
-
-    /// Wakes the member (once, however much mail arrived since it last looked).
-    pub(crate) fn wake(&self) {
-        self.shared.wake.notify_one();
+    /// True while the member has fewer than `capacity` unread mails: a new send may go.
+    pub(crate) fn has_room(&self) -> bool {
+        self.shared.lock().queue.len() < self.shared.capacity
     }
 }
 
 impl Drop for MailboxSender {
     fn drop(&mut self) {
-        self.shared.sender_gone.store(true, Ordering::Release);
-        self.shared.wake.notify_one();
+        let mut s = self.shared.lock();
+        s.sender_gone = true;
+        let waiting = s.waiting.take();
+        drop(s);
+        if let Some(w) = waiting {
+            w.wake();
+        }
     }
 }
 
-/// A mailbox holding at most `capacity` (≥ 1) unread mails.
+/// Wakes a member that got mail, once per batch of work (see [`Posted::First`]). Dropping
+/// it wakes the member too, so no path can lose the wake-up.
+#[derive(Debug)]
+pub(crate) struct MailWaker(Arc<Shared>);
+
+impl MailWaker {
+    /// Wakes the member if it waits; the next mail after this lists it again.
+    pub(crate) fn wake(self) {
+        drop(self);
+    }
+}
+
+impl Drop for MailWaker {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.listed = false;
+        let waiting = s.waiting.take();
+        drop(s);
+        if let Some(w) = waiting {
+            w.wake();
+        }
+    }
+}
+
+/// A mailbox refusing new sends at `capacity` (≥ 1) unread mails.
 pub(crate) fn mailbox(capacity: usize) -> (MailboxSender, Mailbox) {
     let shared = Arc::new(Shared {
-        queue: Mutex::new(VecDeque::new()),
+        state: Mutex::new(State::default()),
         capacity: capacity.max(1),
-        wake: Notify::new(),
-        sender_gone: AtomicBool::new(false),
-        receiver_gone: AtomicBool::new(false),
     });
     (
         MailboxSender {
@@ -245,22 +278,34 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn delivers_in_order_up_to_capacity_and_keeps_the_rest_pending() {
-        let (tx, mut rx) = mailbox(3);
-        let mut pending: VecDeque<Mail> = (0..5).map(mail).collect();
-        assert!(tx.deliver(&mut pending));
-        tx.wake();
-        assert_eq!(rx.len(), 3);
-        assert_eq!(pending.len(), 2, "what does not fit stays with the runtime");
-        let mut got = Vec::new();
-        assert_eq!(rx.recv_many(&mut got, 10).await, 3);
-        assert!(tx.deliver(&mut pending));
-        while let Ok(m) = rx.try_recv() {
-            got.push(m);
+    fn posted(p: Posted) -> Option<MailWaker> {
+        match p {
+            Posted::First(w) => Some(w),
+            Posted::Queued => None,
+            Posted::Closed => panic!("closed"),
         }
-        assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn posted_mail_waits_for_the_wake_up_and_arrives_in_order() {
+        let (tx, mut rx) = mailbox(2);
+        let waker = posted(tx.post(mail(0))).expect("the first mail lists the member");
+        assert!(posted(tx.post(mail(1))).is_none(), "already due a wake-up");
+        assert!(!tx.has_room(), "two unread of two: new sends are refused");
+        // Mail already on its way is never refused.
+        assert!(posted(tx.post(mail(2))).is_none());
+        waker.wake();
+        let mut got = Vec::new();
+        // Part of the queue, then the rest (taken whole).
+        assert_eq!(rx.recv_many(&mut got, 1).await, 1);
+        assert_eq!(rx.recv_many(&mut got, 10).await, 2);
+        assert!(tx.has_room());
+        posted(tx.post(mail(3))).expect("listed again after the wake-up").wake();
+        assert_eq!(rx.recv().await.map(|m| seq(&m)), Some(3));
+        assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        drop(rx);
+        assert!(matches!(tx.post(mail(4)), Posted::Closed));
     }
 
     #[tokio::test]
@@ -274,38 +319,27 @@ mod tests {
             got
         });
         tokio::task::yield_now().await;
-        let mut pending: VecDeque<Mail> = (0..2).map(mail).collect();
-        assert!(tx.deliver(&mut pending));
-        tx.wake();
+        let waker = posted(tx.post(mail(0)));
+        assert!(posted(tx.post(mail(1))).is_none());
+        drop(waker);
         drop(tx);
         assert_eq!(reader.await.unwrap(), vec![0, 1]);
     }
 
-    #[test]
-    fn a_dropped_mailbox_refuses_delivery() {
-        let (tx, rx) = mailbox(4);
-        drop(rx);
-        let mut pending: VecDeque<Mail> = (0..2).map(mail).collect();
-        assert!(!tx.deliver(&mut pending));
-        assert_eq!(pending.len(), 2);
-    }
-
     #[tokio::test]
-    async fn posted_mail_waits_for_the_wake_up_and_a_full_mailbox_hands_it_back() {
-        let (tx, mut rx) = mailbox(2);
-        assert!(matches!(tx.post(mail(0)), Posted::Queued));
-        assert!(matches!(tx.post(mail(1)), Posted::Queued));
-        assert!(matches!(tx.post(mail(2)), Posted::Full(m) if seq(&m) == 2));
-        tx.wake();
-        let mut got = Vec::new();
-        // Part of the queue, then the rest (taken whole).
-        assert_eq!(rx.recv_many(&mut got, 1).await, 1);
-        assert_eq!(rx.recv_many(&mut got, 10).await, 1);
-        assert!(matches!(tx.post(mail(2)), Posted::Queued), "room again");
-        tx.wake();
-        assert_eq!(rx.recv_many(&mut got, 10).await, 1);
-        assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2]);
-        drop(rx);
-        assert!(matches!(tx.post(mail(3)), Posted::Closed));
+    async fn a_parked_member_is_woken_once_the_batch_is_done() {
+        let (tx, mut rx) = mailbox(4);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let n = rx.recv_many(&mut got, 10).await;
+            (n, got.iter().map(seq).collect::<Vec<_>>())
+        });
+        tokio::task::yield_now().await;
+        let waker = posted(tx.post(mail(0))).unwrap();
+        assert!(posted(tx.post(mail(1))).is_none());
+        tokio::task::yield_now().await;
+        assert!(!reader.is_finished(), "not woken before the batch is done");
+        waker.wake();
+        assert_eq!(reader.await.unwrap(), (2, vec![0, 1]));
     }
 }

@@ -3,19 +3,19 @@
 //! Calls arrive over a bounded mpsc channel and are handled in batches; messages between
 //! members of this process never leave it (the router's in-process shortcut, else frames
 //! handed straight back to it, acknowledged per edge per batch of work). Each member reads
-//! its mail from a bounded [`Mailbox`]: mail goes in as it is routed, and the member is woken
-//! once per batch of work; swarm events go out on a broadcast channel.
+//! its mail from a [`Mailbox`]: mail goes in as it is routed, the member is woken once per
+//! batch of work, and new sends to a member with a full mailbox are refused; swarm events go
+//! out on a broadcast channel.
 
 use crate::consensus::{Ballot, Outcome, Proposal, Quorum};
 use crate::credential::Credential;
 use crate::error::{Error, Result};
 use crate::id::{AgentId, Map, MsgId, SwarmId};
-use crate::mailbox::{Mailbox, MailboxSender, Posted, mailbox};
+use crate::mailbox::{MailWaker, Mailbox, MailboxSender, Posted, mailbox};
 use crate::router::{Delivered, LossReport, Output};
 use crate::swarm::{Coordinator, Swarm, SwarmConfig, SwarmEvent};
 use crate::topology::{Repair, TopologyView};
 use bytes::Bytes;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -27,7 +27,8 @@ use tokio::time::Instant;
 pub struct RuntimeConfig {
     /// How often retries, heartbeats and deadlines are checked.
     pub tick: Duration,
-    /// Unread messages a member's mailbox holds.
+    /// Unread messages at which new sends to a member are refused
+    /// ([`Error::MailboxFull`]); messages already on their way still arrive.
     pub mailbox: usize,
     /// Calls queued to the runtime task before callers wait.
     pub commands: usize,
@@ -73,19 +74,10 @@ type Job = Box<dyn FnOnce(&mut Core, Duration) + Send>;
 struct Core {
     coord: Coordinator,
     cfg: RuntimeConfig,
-    inboxes: Map<(SwarmId, AgentId), Inbox>,
-    /// Inboxes that got mail since their last wake-up (or hold overflow), each once.
-    dirty: Vec<(SwarmId, AgentId)>,
+    inboxes: Map<(SwarmId, AgentId), MailboxSender>,
+    /// Members that got mail since their last wake-up, each once.
+    dirty: Vec<MailWaker>,
     events: broadcast::Sender<(SwarmId, SwarmEvent)>,
-}
-
-/// A member as the runtime sees it: its mailbox and the mail that did not fit (the
-/// overflow, kept between batches).
-struct Inbox {
-    tx: MailboxSender,
-    overflow: VecDeque<Mail>,
-    /// Listed in `Core::dirty`: mail arrived (or waits in the overflow) since the last wake.
-    dirty: bool,
 }
 
 /// Sends routed between runs of the in-process network in one `send_many`. Most sends are
@@ -94,46 +86,30 @@ struct Inbox {
 /// (Routing a whole batch of calls at once let frames pile up by the hundred thousand.)
 const ROUTE_EVERY: usize = 256;
 
-/// An empty overflow queue larger than this gives its memory back.
-const KEEP_OVERFLOW: usize = 256;
-
-/// Puts `mail` in `key`'s mailbox, or in its overflow while that is full or not yet empty
-/// (order is kept); dropped if the member has left (it reads nothing more). The member is
-/// woken by the next [`Core::flush_mail`].
+/// Puts `mail` in `key`'s mailbox (dropped if the member has left: it reads nothing more).
+/// The member is woken by the next [`Core::flush_mail`].
 fn post(
-    inboxes: &mut Map<(SwarmId, AgentId), Inbox>,
-    dirty: &mut Vec<(SwarmId, AgentId)>,
+    inboxes: &Map<(SwarmId, AgentId), MailboxSender>,
+    dirty: &mut Vec<MailWaker>,
     key: (SwarmId, AgentId),
     mail: Mail,
 ) {
-    let Some(inbox) = inboxes.get_mut(&key) else {
-        return;
-    };
-    if inbox.overflow.is_empty() {
-        match inbox.tx.post(mail) {
-            Posted::Queued => {}
-            Posted::Full(mail) => inbox.overflow.push_back(mail),
-            Posted::Closed => return,
-        }
-    } else {
-        inbox.overflow.push_back(mail);
-    }
-    if !inbox.dirty {
-        inbox.dirty = true;
-        dirty.push(key);
+    if let Some(tx) = inboxes.get(&key)
+        && let Posted::First(waker) = tx.post(mail)
+    {
+        dirty.push(waker);
     }
 }
 
-/// Refuses a send to `to` while as much mail for it waits outside its mailbox as the
-/// mailbox holds.
+/// Refuses a new send to `to` while its mailbox is full.
 fn room_for(
-    inboxes: &Map<(SwarmId, AgentId), Inbox>,
+    inboxes: &Map<(SwarmId, AgentId), MailboxSender>,
     cfg: &RuntimeConfig,
     swarm: SwarmId,
     to: AgentId,
 ) -> Result<()> {
     match inboxes.get(&(swarm, to)) {
-        Some(inbox) if inbox.overflow.len() >= cfg.mailbox => Err(Error::MailboxFull {
+        Some(tx) if !tx.has_room() => Err(Error::MailboxFull {
             agent: to,
             capacity: cfg.mailbox,
         }),
@@ -142,31 +118,10 @@ fn room_for(
 }
 
 impl Core {
-    /// Wakes every member that got mail since the last call (once each) and moves what
-    /// waits in overflows into mailboxes that have room again.
+    /// Wakes every member that got mail since the last call, once each.
     fn flush_mail(&mut self) {
-        let mut keys = std::mem::take(&mut self.dirty);
-        for key in keys.drain(..) {
-            let Some(inbox) = self.inboxes.get_mut(&key) else {
-                continue; // the member left while the message was on its way
-            };
-            if !inbox.overflow.is_empty() && !inbox.tx.deliver(&mut inbox.overflow) {
-                // The member dropped its mailbox, so it reads nothing more.
-                inbox.overflow.clear();
-            }
-            inbox.tx.wake();
-            if inbox.overflow.is_empty() {
-                inbox.dirty = false;
-                if inbox.overflow.capacity() > KEEP_OVERFLOW {
-                    inbox.overflow = VecDeque::new();
-                }
-            } else {
-                self.dirty.push(key);
-            }
-        }
-        // Nothing else was listed meanwhile; keep the larger allocation.
-        if self.dirty.is_empty() {
-            self.dirty = keys;
+        for waker in self.dirty.drain(..) {
+            waker.wake();
         }
     }
 
@@ -198,8 +153,8 @@ impl Core {
 /// inboxes for the next [`Core::flush_mail`].
 fn route(
     swarm: &mut Swarm,
-    inboxes: &mut Map<(SwarmId, AgentId), Inbox>,
-    dirty: &mut Vec<(SwarmId, AgentId)>,
+    inboxes: &Map<(SwarmId, AgentId), MailboxSender>,
+    dirty: &mut Vec<MailWaker>,
     now: Duration,
 ) {
     let sid = swarm.id();
@@ -363,14 +318,7 @@ impl SwarmHandle {
         self.call(move |c, now| {
             let credential = c.coord.swarm_mut(swarm)?.join(agent, now)?;
             let (tx, mailbox) = mailbox(c.cfg.mailbox);
-            c.inboxes.insert(
-                (swarm, agent),
-                Inbox {
-                    tx,
-                    overflow: VecDeque::new(),
-                    dirty: false,
-                },
-            );
+            c.inboxes.insert((swarm, agent), tx);
             Ok(Member {
                 swarm,
                 id: agent,

@@ -17,6 +17,7 @@
 
 use crate::runtime::Mail;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
@@ -24,6 +25,11 @@ use std::task::{Poll, Waker};
 struct Shared {
     state: Mutex<State>,
     capacity: usize,
+    /// Mails the member has taken (`u64::MAX` once it dropped its mailbox). With the count
+    /// the runtime keeps of what it posted, this tells the runtime how much is unread without
+    /// taking the lock the member uses: the member bumps it once per take, while a lock per
+    /// admitted send would bounce between the two cores per message.
+    taken: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +47,10 @@ struct State {
 }
 
 impl Shared {
+    fn took(&self, n: usize) {
+        self.taken.fetch_add(n as u64, Ordering::Release);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state half-modified (pushes,
         // pops and flag stores only), so a poisoned lock is still consistent.
@@ -75,6 +85,7 @@ impl Mailbox {
         std::future::poll_fn(|cx| {
             let mut s = self.shared.lock();
             if let Some(m) = s.queue.pop_front() {
+                self.shared.took(1);
                 return Poll::Ready(Some(m));
             }
             if s.sender_gone {
@@ -90,7 +101,10 @@ impl Mailbox {
     pub fn try_recv(&mut self) -> Result<Mail, TryRecvError> {
         let mut s = self.shared.lock();
         match s.queue.pop_front() {
-            Some(m) => Ok(m),
+            Some(m) => {
+                self.shared.took(1);
+                Ok(m)
+            }
             None if s.sender_gone => Err(TryRecvError::Closed),
             None => Err(TryRecvError::Empty),
         }
@@ -115,12 +129,13 @@ impl Mailbox {
             }
             if n < s.queue.len() {
                 out.extend(s.queue.drain(..n));
-                return Poll::Ready(n);
+            } else {
+                // All of it: swap in the empty spare and copy out after releasing the lock.
+                std::mem::swap(&mut s.queue, &mut self.spare);
+                drop(s);
+                out.extend(self.spare.drain(..));
             }
-            // All of it: swap in the empty spare and copy out after releasing the lock.
-            std::mem::swap(&mut s.queue, &mut self.spare);
-            drop(s);
-            out.extend(self.spare.drain(..));
+            self.shared.took(n);
             Poll::Ready(n)
         })
         .await
@@ -156,6 +171,8 @@ impl Drop for Mailbox {
         let mut s = self.shared.lock();
         s.receiver_gone = true;
         s.queue.clear();
+        // Nothing is unread any more: sends to the member are not refused as if it lagged.
+        self.shared.taken.store(u64::MAX, Ordering::Release);
     }
 }
 
@@ -175,16 +192,19 @@ pub(crate) enum Posted {
 #[derive(Debug)]
 pub(crate) struct MailboxSender {
     shared: Arc<Shared>,
+    /// Mails put in the mailbox so far.
+    posted: u64,
 }
 
 impl MailboxSender {
     /// Puts `mail` in the mailbox, without waking the member.
-    pub(crate) fn post(&self, mail: Mail) -> Posted {
+    pub(crate) fn post(&mut self, mail: Mail) -> Posted {
         let mut s = self.shared.lock();
         if s.receiver_gone {
             return Posted::Closed;
         }
         s.queue.push_back(mail);
+        self.posted += 1;
         if s.listed {
             return Posted::Queued;
         }
@@ -194,7 +214,8 @@ impl MailboxSender {
 
     /// True while the member has fewer than `capacity` unread mails: a new send may go.
     pub(crate) fn has_room(&self) -> bool {
-        self.shared.lock().queue.len() < self.shared.capacity
+        let taken = self.shared.taken.load(Ordering::Acquire);
+        self.posted.saturating_sub(taken) < self.shared.capacity as u64
     }
 }
 
@@ -239,10 +260,12 @@ pub(crate) fn mailbox(capacity: usize) -> (MailboxSender, Mailbox) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         capacity: capacity.max(1),
+        taken: AtomicU64::new(0),
     });
     (
         MailboxSender {
             shared: shared.clone(),
+            posted: 0,
         },
         Mailbox {
             shared,
@@ -288,7 +311,7 @@ mod tests {
 
     #[tokio::test]
     async fn posted_mail_waits_for_the_wake_up_and_arrives_in_order() {
-        let (tx, mut rx) = mailbox(2);
+        let (mut tx, mut rx) = mailbox(2);
         let waker = posted(tx.post(mail(0))).expect("the first mail lists the member");
         assert!(posted(tx.post(mail(1))).is_none(), "already due a wake-up");
         assert!(!tx.has_room(), "two unread of two: new sends are refused");
@@ -304,13 +327,17 @@ mod tests {
         assert_eq!(rx.recv().await.map(|m| seq(&m)), Some(3));
         assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        posted(tx.post(mail(4))).unwrap().wake();
+        posted(tx.post(mail(5))).unwrap().wake();
+        assert!(!tx.has_room(), "two unread again");
         drop(rx);
-        assert!(matches!(tx.post(mail(4)), Posted::Closed));
+        assert!(tx.has_room(), "a member that dropped its mailbox is not refused as slow");
+        assert!(matches!(tx.post(mail(6)), Posted::Closed));
     }
 
     #[tokio::test]
     async fn a_waiting_member_wakes_and_sees_the_close_after_the_last_mail() {
-        let (tx, mut rx) = mailbox(4);
+        let (mut tx, mut rx) = mailbox(4);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             while let Some(m) = rx.recv().await {
@@ -328,7 +355,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_parked_member_is_woken_once_the_batch_is_done() {
-        let (tx, mut rx) = mailbox(4);
+        let (mut tx, mut rx) = mailbox(4);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             let n = rx.recv_many(&mut got, 10).await;

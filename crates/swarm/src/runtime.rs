@@ -89,12 +89,12 @@ const ROUTE_EVERY: usize = 256;
 /// Puts `mail` in `key`'s mailbox (dropped if the member has left: it reads nothing more).
 /// The member is woken by the next [`Core::flush_mail`].
 fn post(
-    inboxes: &Map<(SwarmId, AgentId), MailboxSender>,
+    inboxes: &mut Map<(SwarmId, AgentId), MailboxSender>,
     dirty: &mut Vec<MailWaker>,
     key: (SwarmId, AgentId),
     mail: Mail,
 ) {
-    if let Some(tx) = inboxes.get(&key)
+    if let Some(tx) = inboxes.get_mut(&key)
         && let Posted::First(waker) = tx.post(mail)
     {
         dirty.push(waker);
@@ -153,7 +153,7 @@ impl Core {
 /// inboxes for the next [`Core::flush_mail`].
 fn route(
     swarm: &mut Swarm,
-    inboxes: &Map<(SwarmId, AgentId), MailboxSender>,
+    inboxes: &mut Map<(SwarmId, AgentId), MailboxSender>,
     dirty: &mut Vec<MailWaker>,
     now: Duration,
 ) {

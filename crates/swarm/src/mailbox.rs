@@ -323,7 +323,9 @@ mod tests {
         assert_eq!(rx.recv_many(&mut got, 1).await, 1);
         assert_eq!(rx.recv_many(&mut got, 10).await, 2);
         assert!(tx.has_room());
-        posted(tx.post(mail(3))).expect("listed again after the wake-up").wake();
+        posted(tx.post(mail(3)))
+            .expect("listed again after the wake-up")
+            .wake();
         assert_eq!(rx.recv().await.map(|m| seq(&m)), Some(3));
         assert_eq!(got.iter().map(seq).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
@@ -331,7 +333,10 @@ mod tests {
         posted(tx.post(mail(5))).unwrap().wake();
         assert!(!tx.has_room(), "two unread again");
         drop(rx);
-        assert!(tx.has_room(), "a member that dropped its mailbox is not refused as slow");
+        assert!(
+            tx.has_room(),
+            "a member that dropped its mailbox is not refused as slow"
+        );
         assert!(matches!(tx.post(mail(6)), Posted::Closed));
     }
 

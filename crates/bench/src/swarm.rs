@@ -10,6 +10,12 @@
 //! baseline is the least a message can be in tokio: the producer sends straight into the
 //! target's bounded mpsc, no routing, no acks.
 //!
+//! With `--runs N` every case runs N times, in rounds (each round runs the baseline and every
+//! topology once, so slow spells of the machine hit all cases alike), and each row gives the
+//! median run with the range of msgs/s beside it; the ratio is the median of the per-round
+//! ratios to that round's baseline. Runs on this 2-core machine vary by ±30 %, more than
+//! many changes: compare medians.
+//!
 //! The busy column is the share of the measured time the runtime task spent working (its own
 //! count, [`SwarmHandle::load`]): near 100 % means that one task, which routes every message,
 //! is the bottleneck.
@@ -48,17 +54,20 @@ pub struct SwarmBenchArgs {
     /// Worker threads of the tokio runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Rounds: each case runs this many times; rows give the median and the range.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    runs: u32,
 }
 
 /// Runs the benchmark.
 pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
     println!(
-        "mcpflow bench swarm: {} messages per case, batches of {}, {} producers, {} runtime threads",
-        args.messages, args.batch, args.producers, args.threads
+        "mcpflow bench swarm: {} messages per case, batches of {}, {} producers, {} runtime threads, {} run(s) per case",
+        args.messages, args.batch, args.producers, args.threads, args.runs
     );
     println!(
-        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12} {:>6}",
-        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc", "busy"
+        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12} {:>6}  {}",
+        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc", "busy", "range"
     );
     let kinds = [
         ("mesh", TopologyKind::Mesh),
@@ -67,11 +76,24 @@ pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
         ("hierarchical(8)", TopologyKind::Hierarchical { fanout: 8 }),
     ];
     for &n in &args.sizes {
-        let base = runtime(&args)?.block_on(baseline(&args, n))?;
-        print_row("tokio mpsc (baseline)", n, &base, None);
-        for (name, kind) in kinds {
-            let r = runtime(&args)?.block_on(routed(&args, n, kind))?;
-            print_row(name, n, &r, Some(r.per_sec / base.per_sec));
+        // runs[0] is the baseline, then one entry per topology; ratios per round.
+        let mut runs: Vec<Vec<(Measured, f64)>> = (0..=kinds.len()).map(|_| Vec::new()).collect();
+        for _ in 0..args.runs {
+            let base = runtime(&args)?.block_on(baseline(&args, n))?;
+            for (k, (_, kind)) in kinds.iter().enumerate() {
+                let r = runtime(&args)?.block_on(routed(&args, n, *kind))?;
+                let ratio = r.per_sec / base.per_sec;
+                runs[k + 1].push((r, ratio));
+            }
+            runs[0].push((base, 1.0));
+        }
+        for (k, cases) in runs.into_iter().enumerate() {
+            let name = if k == 0 {
+                "tokio mpsc (baseline)"
+            } else {
+                kinds[k - 1].0
+            };
+            print_row(name, n, cases, k > 0);
         }
     }
     Ok(())
@@ -84,9 +106,23 @@ fn runtime(args: &SwarmBenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-fn print_row(name: &str, n: u64, r: &Measured, ratio: Option<f64>) {
+/// One row: the median run of a case (by msgs/s), the median ratio, and the range.
+fn print_row(name: &str, n: u64, mut runs: Vec<(Measured, f64)>, routed: bool) {
+    let mut ratios: Vec<f64> = runs.iter().map(|(_, x)| *x).collect();
+    ratios.sort_by(f64::total_cmp);
+    runs.sort_by(|a, b| a.0.per_sec.total_cmp(&b.0.per_sec));
+    let range = match (runs.first(), runs.last()) {
+        (Some(lo), Some(hi)) if runs.len() > 1 => {
+            format!("{:.0}–{:.0}", lo.0.per_sec, hi.0.per_sec)
+        }
+        _ => String::new(),
+    };
+    let Some((r, _)) = runs.get(runs.len() / 2) else {
+        return;
+    };
+    let ratio = ratios.get(ratios.len() / 2).copied().filter(|_| routed);
     println!(
-        "  {:<22} {:>7} {:>12.0} {:>9} {:>9} {:>6} {:>12} {:>6}",
+        "  {:<22} {:>7} {:>12.0} {:>9} {:>9} {:>6} {:>12} {:>6}  {}",
         name,
         n,
         r.per_sec,
@@ -95,6 +131,7 @@ fn print_row(name: &str, n: u64, r: &Measured, ratio: Option<f64>) {
         r.hops.map_or("-".into(), |h| format!("{h:.2}")),
         ratio.map_or("-".into(), |x| format!("{x:.3}x")),
         r.busy.map_or("-".into(), |b| format!("{:.0}%", b * 100.0)),
+        range,
     )
 }
 

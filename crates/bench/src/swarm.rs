@@ -66,8 +66,8 @@ pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
         args.messages, args.batch, args.producers, args.threads, args.runs
     );
     println!(
-        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12} {:>6}  {}",
-        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc", "busy", "range"
+        "  {:<22} {:>7} {:>12} {:>9} {:>9} {:>6} {:>12} {:>6}  range",
+        "case", "members", "msgs/s", "p50 (us)", "p99 (us)", "hops", "vs mpsc", "busy"
     );
     let kinds = [
         ("mesh", TopologyKind::Mesh),

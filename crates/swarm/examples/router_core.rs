@@ -8,13 +8,9 @@ use bytes::Bytes;
 use mcpflow_swarm::{AgentId, Coordinator, DetectorConfig, Output, SwarmConfig, TopologyKind};
 use std::time::{Duration, Instant};
 
-fn pair(i: u64, n: u64) -> (u64, u64) {
-    let mut z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z ^= z >> 29;
-    let from = z % n;
-    let step = 1 + (z >> 40) % 4.min(n - 1);
-    (from, (from + step) % n)
-}
+mod workload;
+
+use workload::pair;
 
 /// Nanoseconds this thread has run on a CPU (Linux `/proc/thread-self/schedstat`; NaN
 /// elsewhere). The machine may be shared: wall-clock time then includes time the thread

@@ -13,14 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// (from, to) for message `i`: a random member and one of the next four (as `bench swarm`).
-fn pair(i: u64, n: u64) -> (u64, u64) {
-    let mut z = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z ^= z >> 29;
-    let from = z % n;
-    let step = 1 + (z >> 40) % 4.min(n - 1);
-    (from, (from + step) % n)
-}
+mod workload;
+
+use workload::pair;
 
 const PRODUCERS: u64 = 2;
 const BATCH: usize = 512;

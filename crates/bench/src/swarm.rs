@@ -76,24 +76,23 @@ pub fn run(args: SwarmBenchArgs) -> anyhow::Result<()> {
         ("hierarchical(8)", TopologyKind::Hierarchical { fanout: 8 }),
     ];
     for &n in &args.sizes {
-        // runs[0] is the baseline, then one entry per topology; ratios per round.
-        let mut runs: Vec<Vec<(Measured, f64)>> = (0..=kinds.len()).map(|_| Vec::new()).collect();
+        // The baseline's row, then one per topology; each run with its ratio to the baseline
+        // of its round (none for the baseline itself).
+        let mut rows: Vec<(&str, Vec<Run>)> = std::iter::once("tokio mpsc (baseline)")
+            .chain(kinds.iter().map(|(name, _)| *name))
+            .map(|name| (name, Vec::new()))
+            .collect();
         for _ in 0..args.runs {
             let base = runtime(&args)?.block_on(baseline(&args, n))?;
-            for (k, (_, kind)) in kinds.iter().enumerate() {
+            for ((_, kind), (_, runs)) in kinds.iter().zip(&mut rows[1..]) {
                 let r = runtime(&args)?.block_on(routed(&args, n, *kind))?;
                 let ratio = r.per_sec / base.per_sec;
-                runs[k + 1].push((r, ratio));
+                runs.push((r, Some(ratio)));
             }
-            runs[0].push((base, 1.0));
+            rows[0].1.push((base, None));
         }
-        for (k, cases) in runs.into_iter().enumerate() {
-            let name = if k == 0 {
-                "tokio mpsc (baseline)"
-            } else {
-                kinds[k - 1].0
-            };
-            print_row(name, n, cases, k > 0);
+        for (name, runs) in rows {
+            print_row(name, n, runs);
         }
     }
     Ok(())
@@ -107,8 +106,8 @@ fn runtime(args: &SwarmBenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// One row: the median run of a case (by msgs/s), the median ratio, and the range.
-fn print_row(name: &str, n: u64, mut runs: Vec<(Measured, f64)>, routed: bool) {
-    let mut ratios: Vec<f64> = runs.iter().map(|(_, x)| *x).collect();
+fn print_row(name: &str, n: u64, mut runs: Vec<Run>) {
+    let mut ratios: Vec<f64> = runs.iter().filter_map(|(_, x)| *x).collect();
     ratios.sort_by(f64::total_cmp);
     runs.sort_by(|a, b| a.0.per_sec.total_cmp(&b.0.per_sec));
     let range = match (runs.first(), runs.last()) {
@@ -120,7 +119,7 @@ fn print_row(name: &str, n: u64, mut runs: Vec<(Measured, f64)>, routed: bool) {
     let Some((r, _)) = runs.get(runs.len() / 2) else {
         return;
     };
-    let ratio = ratios.get(ratios.len() / 2).copied().filter(|_| routed);
+    let ratio = ratios.get(ratios.len() / 2);
     println!(
         "  {:<22} {:>7} {:>12.0} {:>9} {:>9} {:>6} {:>12} {:>6}  {}",
         name,
@@ -134,6 +133,9 @@ fn print_row(name: &str, n: u64, mut runs: Vec<(Measured, f64)>, routed: bool) {
         range,
     )
 }
+
+/// One run of a case, with its ratio to the baseline of its round (none for the baseline).
+type Run = (Measured, Option<f64>);
 
 struct Measured {
     per_sec: f64,

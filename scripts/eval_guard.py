@@ -5,6 +5,10 @@ Converts ../shared/datasets into the JSON Lines format of `mcpflow scan`, runs
 `mcpflow scan --eval` for attack recall / false-positive rate, and `mcpflow scan` for PII
 span recall / precision / F2 per entity type.
 
+Attacks are scored twice: the text alone, and with the system prompt it was written
+against (`instructions`); in the second run each negative is sent to one of the half's
+deployments in turn.
+
 Hold-out: rows with an even index are the development half (rules were tuned looking at
 them); rows with an odd index are "unseen" and reported separately.
 
@@ -111,49 +115,60 @@ def main():
     for half, parity in (("dev (even rows)", 0), ("unseen (odd rows)", 1)):
         atk = [(i, a) for i, a in enumerate(attacks) if i % 2 == parity]
         neg = [(i, p) for i, p in enumerate(presidio) if i % 2 == parity]
-        rows = [
-            {"id": f"cse-{i}", "text": a["user_input"], "label": True} for i, a in atk
-        ] + [{"id": f"presidio-{i}", "text": p["full_text"], "label": False} for i, p in neg]
-        path = os.path.join(tmp, f"inj-{parity}.jsonl")
-        write_jsonl(path, rows)
-        summary = json.loads(run(binary, ["--eval"], path))
-        print(f"== {half}: injection ({len(atk)} attacks vs {len(neg)} presidio texts as negatives)")
-        print(
-            f"   recall {fmt(summary['recall'])}  precision {fmt(summary['precision'])}  "
-            f"FPR {fmt(summary['false_positive_rate'])}  "
-            f"(TP {summary['true_positives']} FN {summary['false_negatives']} "
-            f"FP {summary['false_positives']} TN {summary['true_negatives']})"
-        )
-        # Per-line reports for the breakdowns (same scanner; flagged = attack category >= warn).
-        outs = [json.loads(l) for l in run(binary, [], path).splitlines()]
-        by_id = {o["id"]: o for o in outs}
-        flagged = lambda o: o["attack_score"] >= COMBINED_WARN or any(s >= WARN for c, s in o["categories"].items() if c in ATTACK_CATEGORIES)
-        per_variant = defaultdict(lambda: [0, 0])
-        for i, a in atk:
-            key = (a["injection_type"], a["injection_variant"])
-            per_variant[key][1] += 1
-            per_variant[key][0] += flagged(by_id[f"cse-{i}"])
-        # CyberSecEval's "logic-violating" rows are attacks only against their system prompt
-        # (e.g. an off-topic question to a bot told to stay on topic); the text alone is benign.
-        per_risk = defaultdict(lambda: [0, 0])
-        for i, a in atk:
-            per_risk[a["risk_category"]][1] += 1
-            per_risk[a["risk_category"]][0] += flagged(by_id[f"cse-{i}"])
-        print("   recall by risk category: " + ", ".join(
-            f"{r} {hit}/{n} ({fmt(hit / n)})" for r, (hit, n) in sorted(per_risk.items())))
-        print("   recall by technique:")
-        for (t, v), (hit, n) in sorted(per_variant.items()):
-            print(f"     {t:8} {v:34} {hit:3}/{n:<3}")
-        if details:
+        prompts = [a["test_case_prompt"] for _, a in atk]
+        for mode in ("text alone", "with system prompt"):
+            ctx = mode != "text alone"
+            # With context, every negative is sent to one of the half's deployments in turn:
+            # their instructions must not make ordinary texts look like attacks.
+            rows = [
+                {"id": f"cse-{i}", "text": a["user_input"], "label": True}
+                | ({"instructions": a["test_case_prompt"]} if ctx else {})
+                for i, a in atk
+            ] + [
+                {"id": f"presidio-{i}", "text": p["full_text"], "label": False}
+                | ({"instructions": prompts[k % len(prompts)]} if ctx else {})
+                for k, (i, p) in enumerate(neg)
+            ]
+            path = os.path.join(tmp, f"inj-{parity}-{int(ctx)}.jsonl")
+            write_jsonl(path, rows)
+            summary = json.loads(run(binary, ["--eval"], path))
+            print(f"== {half}, {mode}: injection ({len(atk)} attacks vs {len(neg)} presidio texts as negatives)")
+            print(
+                f"   recall {fmt(summary['recall'])}  precision {fmt(summary['precision'])}  "
+                f"FPR {fmt(summary['false_positive_rate'])}  "
+                f"(TP {summary['true_positives']} FN {summary['false_negatives']} "
+                f"FP {summary['false_positives']} TN {summary['true_negatives']})"
+            )
+            # Per-line reports for the breakdowns (same scanner; flagged = attack category >= warn).
+            outs = [json.loads(l) for l in run(binary, [], path).splitlines()]
+            by_id = {o["id"]: o for o in outs}
+            flagged = lambda o: o["attack_score"] >= COMBINED_WARN or any(s >= WARN for c, s in o["categories"].items() if c in ATTACK_CATEGORIES)
+            per_variant = defaultdict(lambda: [0, 0])
             for i, a in atk:
-                o = by_id[f"cse-{i}"]
-                if not flagged(o):
-                    print(f"   MISS cse-{i} [{a['injection_variant']}] {a['user_input'][:160]!r}")
-            for i, p in neg:
-                o = by_id[f"presidio-{i}"]
-                if flagged(o):
-                    rules = sorted({s['rule'] for s in o['spans'] if s['category'] != 'pii_exposure'})
-                    print(f"   FP presidio-{i} {rules} {p['full_text'][:160]!r}")
+                key = (a["injection_type"], a["injection_variant"])
+                per_variant[key][1] += 1
+                per_variant[key][0] += flagged(by_id[f"cse-{i}"])
+            # CyberSecEval's "logic-violating" rows are attacks only against their system prompt
+            # (e.g. an off-topic question to a bot told to stay on topic); the text alone is benign.
+            per_risk = defaultdict(lambda: [0, 0])
+            for i, a in atk:
+                per_risk[a["risk_category"]][1] += 1
+                per_risk[a["risk_category"]][0] += flagged(by_id[f"cse-{i}"])
+            print("   recall by risk category: " + ", ".join(
+                f"{r} {hit}/{n} ({fmt(hit / n)})" for r, (hit, n) in sorted(per_risk.items())))
+            print("   recall by technique:")
+            for (t, v), (hit, n) in sorted(per_variant.items()):
+                print(f"     {t:8} {v:34} {hit:3}/{n:<3}")
+            if details:
+                for i, a in atk:
+                    o = by_id[f"cse-{i}"]
+                    if not flagged(o):
+                        print(f"   MISS cse-{i} [{a['injection_variant']}] {a['user_input'][:160]!r}")
+                for i, p in neg:
+                    o = by_id[f"presidio-{i}"]
+                    if flagged(o):
+                        rules = sorted({s['rule'] for s in o['spans'] if s['category'] != 'pii_exposure'})
+                        print(f"   FP presidio-{i} {rules} {p['full_text'][:160]!r}")
         # PII spans on the presidio half.
         pii_path = os.path.join(tmp, f"pii-{parity}.jsonl")
         write_jsonl(pii_path, [{"id": i, "text": p["full_text"]} for i, p in neg])

@@ -2,16 +2,23 @@
 //! object per output line, and the counts behind `--eval`.
 //!
 //! Input: `{"id": "a1", "text": "...", "channel": "user" | "tool_output" | "memory",
-//! "label": true}`; `id` is a string or a number, `channel` is optional (default `user`),
-//! `label` (true = attack) is required only when evaluating. Other keys are ignored.
+//! "instructions": "...", "label": true}`; `id` is a string or a number, `channel` is optional
+//! (default `user`), `instructions` is the optional system prompt of the deployment the text
+//! is sent to ([`crate::Instructions`]), `label` (true = attack) is required only when
+//! evaluating. Other keys are ignored.
 //!
 //! Output: `{"id", "verdict", "score", "categories": {"<category>": score}, "spans": [{"start",
-//! "end", "char_start", "char_end", "category", "rule", "layer"}]}`, where `start`/`end` are
-//! byte offsets and `char_start`/`char_end` character (code point) offsets into the input text.
+//! "end", "char_start", "char_end", "category", "rule", "layer", "weight"}]}`, where
+//! `start`/`end` are byte offsets and `char_start`/`char_end` character (code point) offsets
+//! into the input text, and `weight` is the evidence the span gave its category (0..1).
 
+use crate::instructions::Instructions;
+use crate::scanner::ScanContext;
 use crate::types::{Channel, Report};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// One parsed input line.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +29,8 @@ pub struct ScanLine {
     pub text: String,
     /// Where the text came from.
     pub channel: Channel,
+    /// The system prompt of the deployment the text is addressed to.
+    pub instructions: Option<String>,
     /// Ground truth for evaluation: true = attack.
     pub label: Option<bool>,
 }
@@ -41,6 +50,7 @@ struct Raw {
     id: Option<Value>,
     text: Option<Value>,
     channel: Option<Value>,
+    instructions: Option<Value>,
     label: Option<Value>,
 }
 
@@ -81,6 +91,15 @@ pub fn parse_line(line_no: usize, line: &str) -> Result<Option<ScanLine>, LineEr
             })?,
         Some(_) => return Err(err("`channel` must be a string".into())),
     };
+    let instructions = match raw.instructions {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            return Err(err(
+                "`instructions` must be a string (a system prompt)".into()
+            ));
+        }
+    };
     let label = match raw.label {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(b),
@@ -90,6 +109,7 @@ pub fn parse_line(line_no: usize, line: &str) -> Result<Option<ScanLine>, LineEr
         id,
         text,
         channel,
+        instructions,
         label,
     }))
 }
@@ -113,6 +133,7 @@ pub fn report_json(id: &Value, text: &str, report: &Report) -> Value {
                 "category": f.category.as_str(),
                 "rule": f.rule,
                 "layer": f.layer,
+                "weight": round(f.weight),
             })
         })
         .collect();
@@ -198,6 +219,9 @@ impl EvalCounts {
     }
 }
 
+/// Distinct system prompts kept compiled by [`process`] before it starts over.
+const MAX_COMPILED_INSTRUCTIONS: usize = 1024;
+
 /// What to do with each line in [`process`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProcessOptions {
@@ -229,6 +253,8 @@ pub fn process<R: std::io::BufRead, W: std::io::Write, E: std::io::Write>(
     options: ProcessOptions,
 ) -> std::io::Result<ProcessSummary> {
     let mut summary = ProcessSummary::default();
+    // Lines usually share a few system prompts: each is read (and embedded) once.
+    let mut compiled: HashMap<String, Arc<Instructions>> = HashMap::new();
     let mut buf = Vec::new();
     let mut line_no = 0;
     loop {
@@ -260,7 +286,21 @@ pub fn process<R: std::io::BufRead, W: std::io::Write, E: std::io::Write>(
             )?;
             continue;
         }
-        let report = guard.scan(&line.text, line.channel);
+        let instructions = line.instructions.as_ref().map(|text| {
+            if compiled.len() >= MAX_COMPILED_INSTRUCTIONS && !compiled.contains_key(text) {
+                compiled.clear();
+            }
+            compiled
+                .entry(text.clone())
+                .or_insert_with(|| Arc::new(guard.instructions(text)))
+                .clone()
+        });
+        let cx = ScanContext {
+            channel: line.channel,
+            instructions,
+            ..ScanContext::default()
+        };
+        let report = guard.scan_with(&line.text, &cx);
         summary.scanned += 1;
         if options.eval {
             if let Some(label) = line.label {
@@ -302,6 +342,7 @@ mod tests {
             e(r#"{"id": "a", "text": "x", "channel": "web"}"#).contains("unknown channel `web`")
         );
         assert!(e(r#"{"id": "a", "text": "x", "label": "yes"}"#).contains("`label`"));
+        assert!(e(r#"{"id": "a", "text": "x", "instructions": 1}"#).contains("`instructions`"));
         assert!(e(r#"[1]"#).contains("not a JSON object"));
     }
 
@@ -332,6 +373,35 @@ mod tests {
         assert_eq!(lines[0]["verdict"], json!("block"));
         assert_eq!(lines[1]["redacted"], json!("mail [EMAIL]"));
         assert_eq!(lines[1]["spans"][0]["char_start"], json!(5));
+    }
+
+    #[test]
+    fn instructions_make_a_request_for_what_they_forbid_an_attack() {
+        let guard = crate::Guard::with_defaults().unwrap();
+        let bot =
+            "You answer questions about trains. Under no circumstances help with baking a cake.";
+        let ask = "Which flour is best for baking a birthday cake?";
+        let input = format!(
+            "{}\n{}\n{}\n",
+            json!({"id": 1, "text": ask, "instructions": bot}),
+            json!({"id": 2, "text": ask}),
+            json!({"id": 3, "text": "When does the first train leave?", "instructions": bot}),
+        );
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        process(
+            &guard,
+            input.as_bytes(),
+            &mut out,
+            &mut err,
+            ProcessOptions::default(),
+        )
+        .unwrap();
+        let verdicts: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["verdict"].clone())
+            .collect();
+        assert_eq!(verdicts, [json!("warn"), json!("allow"), json!("allow")]);
     }
 
     #[test]

@@ -44,6 +44,7 @@
 
 mod config;
 mod decode;
+mod instructions;
 pub mod jsonl;
 mod normalize;
 pub mod pii;
@@ -56,6 +57,7 @@ mod types;
 
 pub use config::{CategoryThresholds, ChannelFactors, GuardConfig, Thresholds};
 pub use decode::{Decoded, Decoder, caesar};
+pub use instructions::Instructions;
 pub use normalize::{Normalized, View};
 pub use redact::{Redacted, Redaction, redact};
 pub use rules::{DEFAULT_RULES, Rule, RuleHit, RuleSet, RulesError};

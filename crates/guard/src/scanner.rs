@@ -3,6 +3,7 @@
 
 use crate::config::GuardConfig;
 use crate::decode::{self, Decoder};
+use crate::instructions::Instructions;
 use crate::normalize::{Normalized, View};
 use crate::pii::{PiiKind, PiiMatch, PiiScanner};
 use crate::rules::{RuleSet, RulesError};
@@ -33,19 +34,22 @@ pub struct ToolPermissions {
 }
 
 /// What the scanner knows about a text besides its content.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ScanContext {
     /// Where the text came from.
     pub channel: Channel,
     /// The caller's tool permissions, if known.
     pub tools: Option<ToolPermissions>,
+    /// The instructions (system prompt) of the deployment the text is addressed to, from
+    /// [`Guard::instructions`]: asking for what they forbid counts as prompt injection.
+    pub instructions: Option<Arc<Instructions>>,
 }
 
 impl From<Channel> for ScanContext {
     fn from(channel: Channel) -> Self {
         ScanContext {
             channel,
-            tools: None,
+            ..ScanContext::default()
         }
     }
 }
@@ -196,6 +200,31 @@ impl Guard {
         &self.rules
     }
 
+    /// Reads what `system_prompt` forbids (see [`Instructions`]), with the subjects embedded
+    /// when a semantic layer is plugged in. Build once per deployment and share it through
+    /// [`ScanContext::instructions`].
+    ///
+    /// ```
+    /// use mcpflow_guard::{Channel, Guard, ScanContext, Verdict};
+    /// use std::sync::Arc;
+    ///
+    /// let guard = Guard::with_defaults().unwrap();
+    /// let bot = guard.instructions("You teach history. Never give instructions on how to play chess.");
+    /// let cx = ScanContext { instructions: Some(Arc::new(bot)), ..Default::default() };
+    /// let question = "How do I move a knight when playing chess?";
+    /// assert_eq!(guard.scan_with(question, &cx).verdict, Verdict::Warn);
+    /// assert_eq!(guard.scan(question, Channel::User).verdict, Verdict::Allow);
+    /// ```
+    pub fn instructions(&self, system_prompt: &str) -> Instructions {
+        let mut parsed = Instructions::parse(system_prompt);
+        if let Some(encoder) = self.semantic.as_ref().and_then(|l| l.encoder())
+            && let Err(e) = parsed.embed(encoder.as_ref())
+        {
+            tracing::warn!(error = %e, "instructions: the subjects could not be embedded; texts are compared with them by words only");
+        }
+        parsed
+    }
+
     /// Scans `text` arriving on `channel`.
     pub fn scan(&self, text: &str, channel: Channel) -> Report {
         self.scan_with(text, &ScanContext::from(channel))
@@ -212,6 +241,10 @@ impl Guard {
         self.caesar_findings(&norm, cx.channel, &mut findings);
         if let Some(tools) = &cx.tools {
             tool_findings(&norm, tools, &mut findings);
+        }
+        if let Some(instructions) = &cx.instructions {
+            let encoder = self.semantic.as_ref().and_then(|l| l.encoder());
+            instructions.findings(&norm, encoder.as_deref(), &mut findings);
         }
         if let Some(layer) = &self.semantic {
             for s in layer.assess(norm.main.as_str(), cx.channel) {

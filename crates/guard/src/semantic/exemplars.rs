@@ -221,6 +221,10 @@ impl ExemplarLayer {
 }
 
 impl SemanticLayer for ExemplarLayer {
+    fn encoder(&self) -> Option<Arc<dyn SentenceEncoder>> {
+        Some(self.encoder.clone())
+    }
+
     fn assess(&self, normalized: &str, _channel: Channel) -> Vec<SemanticSignal> {
         let windows = self.windows(normalized);
         if windows.is_empty() {
@@ -290,7 +294,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Byte ranges of windows over `text`: whole sentences packed up to `max_words` words (a
 /// longer sentence is cut at word boundaries), at most `max_windows` of them.
-fn windows(text: &str, max_words: usize, max_windows: usize) -> Vec<(usize, usize)> {
+pub(crate) fn windows(text: &str, max_words: usize, max_windows: usize) -> Vec<(usize, usize)> {
     let max_words = max_words.max(1);
     let mut out = Vec::new();
     let mut start: Option<usize> = None;

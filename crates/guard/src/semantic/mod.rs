@@ -7,12 +7,14 @@
 
 mod exemplars;
 
+pub(crate) use exemplars::windows;
 pub use exemplars::{
     DEFAULT_EXEMPLARS, ExemplarError, ExemplarLayer, ExemplarSettings, SentenceEncoder,
 };
 
 use crate::types::{Category, Channel};
 use std::fmt::Debug;
+use std::sync::Arc;
 
 /// One piece of semantic evidence. Offsets are into the normalised text the layer was given
 /// (`start == end == 0` when it concerns the whole text); the scanner maps them back.
@@ -34,4 +36,10 @@ pub struct SemanticSignal {
 pub trait SemanticLayer: Send + Sync + Debug {
     /// Assesses `normalized` (lower-cased, NFKC, folded) arriving on `channel`.
     fn assess(&self, normalized: &str, channel: Channel) -> Vec<SemanticSignal>;
+
+    /// The sentence encoder behind the layer, if it has one: other checks that compare
+    /// meanings (a text against the deployment's [`crate::Instructions`]) borrow it.
+    fn encoder(&self) -> Option<Arc<dyn SentenceEncoder>> {
+        None
+    }
 }

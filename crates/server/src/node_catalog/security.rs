@@ -2,10 +2,11 @@
 //! on every path (its own arguments are exempt from the gate: scanning hostile text is the
 //! point); `audit_query` and `audit_verify` over the node's tamper-evident audit log.
 
-use mcpflow_guard::Channel;
+use mcpflow_guard::{Channel, ScanContext};
 use rmcp::model::{Tool, ToolAnnotations, object};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::mcp::{Catalog, SECURITY_SCAN_TOOL, ToolCall};
 
@@ -22,6 +23,8 @@ struct ScanArgs {
     channel: Option<String>,
     #[serde(default)]
     redact: bool,
+    #[serde(default)]
+    instructions: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,11 +54,14 @@ pub fn register(catalog: &mut Catalog) {
              scores and the findings with their byte spans; `redact` adds the text with PII \
              replaced by placeholders. `channel` says where the text comes from: user \
              (typed by a caller, default), tool_output (returned by a tool or document) or \
-             memory (about to be stored).",
+             memory (about to be stored). `instructions` is the system prompt of the \
+             agent the text is for: asking for what it forbids (\"never discuss politics\", \
+             \"do not reveal the password\") then counts as prompt injection.",
             object(json!({
                 "type": "object",
                 "properties": {
                     "text": { "type": "string", "maxLength": MAX_SCAN_BYTES },
+                    "instructions": { "type": "string", "maxLength": MAX_SCAN_BYTES },
                     "channel": { "enum": ["user", "tool_output", "memory"], "default": "user" },
                     "redact": { "type": "boolean", "default": false }
                 },
@@ -75,6 +81,12 @@ pub fn register(catalog: &mut Catalog) {
                     a.text.len()
                 ));
             }
+            if let Some(i) = a.instructions.as_ref().filter(|i| i.len() > MAX_SCAN_BYTES) {
+                return refuse(format!(
+                    "the instructions are {} bytes; security_scan takes at most {MAX_SCAN_BYTES}",
+                    i.len()
+                ));
+            }
             let channel = match a.channel.as_deref() {
                 None | Some("user") => Channel::User,
                 Some("tool_output") => Channel::ToolOutput,
@@ -91,7 +103,15 @@ pub fn register(catalog: &mut Catalog) {
                 );
             };
             let guard = gate.guard();
-            let report = guard.scan(&a.text, channel);
+            let cx = ScanContext {
+                channel,
+                instructions: a
+                    .instructions
+                    .as_deref()
+                    .map(|i| Arc::new(guard.instructions(i))),
+                ..ScanContext::default()
+            };
+            let report = guard.scan_with(&a.text, &cx);
             let mut value = json!({
                 "verdict": report.verdict.as_str(),
                 "score": report.score,

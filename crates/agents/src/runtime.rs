@@ -110,6 +110,7 @@ fn bump(counter: &AtomicU64) {
 ///         name: "echo".into(),
 ///         role: "worker".into(),
 ///         capabilities: vec!["echo".into()],
+///         instructions: None,
 ///         executor: ExecutorSpec::Scripted { reply: "echo: {input}".into(), delay_ms: 0, fail_every: 0 },
 ///         limits: AgentLimits::default(),
 ///         restart: RestartPolicy::Permanent,
@@ -283,15 +284,17 @@ impl Runtime {
     pub async fn submit(&self, mut spec: TaskSpec) -> Result<TaskRecord, Error> {
         self.inner.check_running()?;
         spec.validate()?;
+        let agent = self.inner.reserve(&spec)?;
         if let Some(gate) = &self.inner.config.gate {
             let actor = spec.origin.as_deref().unwrap_or("unknown");
-            if let GateOutcome::Block(reason) =
-                gate.inspect(GatePoint::TaskInput, actor, &spec.input)
-            {
+            let point = GatePoint::TaskInput {
+                instructions: agent.spec.instructions.as_deref(),
+            };
+            if let GateOutcome::Block(reason) = gate.inspect(point, actor, &spec.input) {
+                agent.release_reservation();
                 return Err(Error::Blocked(reason));
             }
         }
-        let agent = self.inner.reserve(&spec)?;
         spec.max_attempts
             .get_or_insert(agent.spec.limits.max_attempts);
         spec.timeout_ms

@@ -2,7 +2,7 @@
 //! exactly one final outcome.
 
 use mcpflow_executors::{ExecError, Job, Progress};
-use mcpflow_model::{GateOutcome, GatePoint, TaskState, Timestamp};
+use mcpflow_model::{AgentSpec, GateOutcome, GatePoint, TaskState, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -63,10 +63,7 @@ async fn attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: Arc<TaskEntry>) {
         task_id: record.id.clone(),
         agent_id: agent.id.to_string(),
         input: record.spec.input.clone(),
-        system: Some(format!(
-            "You are {}, an agent with the role {}.",
-            agent.spec.name, agent.spec.role
-        )),
+        system: Some(system_prompt(&agent.spec)),
         tools: Vec::new(),
         attempt: record.attempts,
         origin: record.spec.origin.clone(),
@@ -178,5 +175,46 @@ fn failed_attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: &Arc<TaskEntry>, er
     };
     if let Some(done) = task.transition(TaskState::Failed, |r| r.error = Some(reason)) {
         rt.finished(task, done, Some(agent.as_ref()));
+    }
+}
+
+/// What the executor is told the agent is: its name and role, then its own instructions.
+fn system_prompt(spec: &AgentSpec) -> String {
+    let who = format!(
+        "You are {}, an agent with the role {}.",
+        spec.name, spec.role
+    );
+    match &spec.instructions {
+        Some(instructions) => format!("{who}\n\n{instructions}"),
+        None => who,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcpflow_model::{AgentLimits, ExecutorSpec, RestartPolicy};
+
+    #[test]
+    fn the_system_prompt_carries_the_agents_instructions() {
+        let mut spec = AgentSpec {
+            name: "conductor".into(),
+            role: "helpdesk".into(),
+            capabilities: Vec::new(),
+            instructions: None,
+            executor: ExecutorSpec::Scripted {
+                reply: String::new(),
+                delay_ms: 0,
+                fail_every: 0,
+            },
+            limits: AgentLimits::default(),
+            restart: RestartPolicy::default(),
+        };
+        assert_eq!(
+            system_prompt(&spec),
+            "You are conductor, an agent with the role helpdesk."
+        );
+        spec.instructions = Some("Never discuss competitors' prices.".into());
+        assert!(system_prompt(&spec).ends_with(".\n\nNever discuss competitors' prices."));
     }
 }

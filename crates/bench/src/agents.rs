@@ -149,6 +149,7 @@ fn spec(i: usize) -> AgentSpec {
         name: format!("a{i}"),
         role: "worker".into(),
         capabilities: vec!["bench".into()],
+        instructions: None,
         executor: ExecutorSpec::Scripted {
             reply: "ok {input}".into(),
             delay_ms: 0,

@@ -12,6 +12,8 @@ pub const MAX_MAILBOX: u32 = 65_536;
 pub const MAX_CAPABILITIES: usize = 64;
 /// Longest name, role or capability, in bytes.
 pub const MAX_LABEL_LEN: usize = 128;
+/// Longest [`AgentSpec::instructions`], in bytes.
+pub const MAX_INSTRUCTIONS_LEN: usize = 16 * 1024;
 
 /// How an agent does its work.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +125,11 @@ pub struct AgentSpec {
     /// What the agent can do; tasks are routed to agents having every capability they need.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Its system prompt beyond name and role ("answer questions about trains; never discuss
+    /// competitors' prices"). The security gate checks every task for this agent against
+    /// what these instructions forbid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
     /// How it works.
     pub executor: ExecutorSpec,
     /// Its bounds.
@@ -302,6 +309,14 @@ impl AgentSpec {
                 ));
             }
         }
+        if let Some(i) = &self.instructions
+            && i.len() > MAX_INSTRUCTIONS_LEN
+        {
+            return Err(invalid(
+                "instructions",
+                format!("at most {MAX_INSTRUCTIONS_LEN} bytes"),
+            ));
+        }
         let limits = &self.limits;
         if limits.mailbox == 0 || limits.mailbox > MAX_MAILBOX {
             return Err(invalid(
@@ -393,6 +408,7 @@ mod tests {
             name: "coder one".into(),
             role: "coder".into(),
             capabilities: vec!["rust".into(), "review".into()],
+            instructions: None,
             executor: ExecutorSpec::Scripted {
                 reply: "done: {input}".into(),
                 delay_ms: 0,

@@ -15,8 +15,12 @@ pub enum GatePoint<'a> {
         /// The tool.
         tool: &'a str,
     },
-    /// A task's input, before it is accepted.
-    TaskInput,
+    /// A task's input, before it is accepted (the agent it goes to is chosen).
+    TaskInput {
+        /// That agent's instructions ([`crate::AgentSpec::instructions`]), if it has any: a
+        /// task asking for what they forbid is an attack on that agent.
+        instructions: Option<&'a str>,
+    },
     /// What an agent's executor returned, before the task completes with it.
     TaskResult {
         /// The task.
@@ -39,7 +43,7 @@ impl GatePoint<'_> {
     pub fn name(&self) -> &'static str {
         match self {
             GatePoint::ToolArguments { .. } => "tool_arguments",
-            GatePoint::TaskInput => "task_input",
+            GatePoint::TaskInput { .. } => "task_input",
             GatePoint::TaskResult { .. } => "task_result",
             GatePoint::AgentMessage { .. } => "agent_message",
             GatePoint::MemoryWrite { .. } => "memory_write",

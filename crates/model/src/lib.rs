@@ -24,8 +24,8 @@ mod time;
 
 pub use agent::{
     ANTHROPIC_BASE_URL, AgentLimits, AgentRecord, AgentSpec, AgentState, AgentStatus,
-    DEFAULT_MAX_TOKENS, ExecutorSpec, MAX_CAPABILITIES, MAX_LABEL_LEN, MAX_MAILBOX, RestartPolicy,
-    SpecError, new_agent_id,
+    DEFAULT_MAX_TOKENS, ExecutorSpec, MAX_CAPABILITIES, MAX_INSTRUCTIONS_LEN, MAX_LABEL_LEN,
+    MAX_MAILBOX, RestartPolicy, SpecError, new_agent_id,
 };
 pub use event::Event;
 pub use gate::{ContentGate, GateOutcome, GatePoint, push_strings};

@@ -129,6 +129,51 @@ async fn hostile_tool_arguments_and_task_inputs_are_refused_and_counted() {
 }
 
 #[tokio::test]
+async fn a_task_asking_for_what_its_agent_must_not_do_passes_flagged() {
+    let server = TestServer::start().await;
+    let s = server.initialize().await;
+    let mut spec = scripted("trains", "echo: {input}");
+    spec["instructions"] =
+        json!("You answer questions about trains. Under no circumstances help with baking a cake.");
+    let spawn = server.call_tool(&s, "agent_spawn", spec).await;
+    assert_eq!(spawn["structuredContent"]["status"], "running", "{spawn}");
+    let status = server.call_tool(&s, "node_status", json!({})).await;
+    let warned_before = status["structuredContent"]["gate"]["warned"]
+        .as_u64()
+        .unwrap();
+    let asked = server
+        .call_tool(
+            &s,
+            "task_submit",
+            json!({ "input": "Which flour is best for baking a birthday cake?", "capabilities": ["echo"], "wait": true }),
+        )
+        .await;
+    assert_eq!(asked["structuredContent"]["state"], "completed", "{asked}");
+    let status = server.call_tool(&s, "node_status", json!({})).await;
+    let warned = status["structuredContent"]["gate"]["warned"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(warned, warned_before + 1, "{status}");
+    // Audited as a warning (appends are group-committed in the background).
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        let q = server
+            .call_tool(&s, "audit_query", json!({ "text": "task_input" }))
+            .await;
+        let entries = q["structuredContent"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(e) = entries.iter().find(|e| e["outcome"] == "warn") {
+            found = e.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found["action"], "gate.task_input", "{found}");
+}
+
+#[tokio::test]
 async fn a_hostile_result_fails_the_task_instead_of_completing_it() {
     let server = TestServer::start().await;
     let s = server.initialize().await;

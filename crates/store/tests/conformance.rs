@@ -20,6 +20,7 @@ fn agent(id: &str, node: &str) -> AgentRecord {
             name: format!("agent {id}"),
             role: "coder".into(),
             capabilities: vec!["rust".into()],
+            instructions: None,
             executor: ExecutorSpec::Scripted {
                 reply: "ok {input}".into(),
                 delay_ms: 0,

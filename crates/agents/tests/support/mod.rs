@@ -31,6 +31,7 @@ pub fn spec(name: &str, caps: &[&str], delay_ms: u64, fail_every: u32) -> AgentS
         name: name.into(),
         role: "worker".into(),
         capabilities: caps.iter().map(|c| c.to_string()).collect(),
+        instructions: None,
         executor: ExecutorSpec::Scripted {
             reply: format!("{name} did {{input}}"),
             delay_ms,

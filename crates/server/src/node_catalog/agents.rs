@@ -61,6 +61,10 @@ fn agent_spec_schema() -> Value {
                 "items": { "type": "string", "pattern": LABEL },
                 "description": "What the agent can do; a task goes to an agent having every capability it needs"
             },
+            "instructions": {
+                "type": "string", "maxLength": mcpflow_model::MAX_INSTRUCTIONS_LEN,
+                "description": "Its system prompt beyond name and role; the security gate flags tasks asking for what it forbids"
+            },
             "executor": {
                 "description": "How the agent works",
                 "oneOf": [

@@ -19,6 +19,8 @@
 //! 5. **Semantic** ([`SemanticLayer`]): any embedding or classifier layer; the one shipped,
 //!    [`semantic::ExemplarLayer`], compares sentence windows with known attack intents
 //!    (`semantic.toml`) through a pluggable [`semantic::SentenceEncoder`] (MiniLM in mcpflow).
+//! 6. **Context** ([`ScanContext`]): the caller's tool permissions, and the [`Instructions`]
+//!    of the deployment the text is for — asking for what its system prompt forbids.
 //!
 //! Evidence combines per category as a noisy-or of rule weights (each rule once), scaled up
 //! for instruction-like content arriving as tool output or memory ([`Channel`]); per-category

@@ -100,7 +100,10 @@ async fn attempt(rt: &Arc<Inner>, agent: &Arc<Agent>, task: Arc<TaskEntry>) {
         Some(Ok(Ok(reply))) => {
             if let Some(gate) = &rt.config.gate
                 && let GateOutcome::Block(reason) = gate.inspect(
-                    GatePoint::TaskResult { task: &record.id },
+                    GatePoint::TaskResult {
+                        task: &record.id,
+                        instructions: agent.spec.instructions.as_deref(),
+                    },
                     &agent.id,
                     &reply.text,
                 )

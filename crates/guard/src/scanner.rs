@@ -244,7 +244,7 @@ impl Guard {
         }
         if let Some(instructions) = &cx.instructions {
             let encoder = self.semantic.as_ref().and_then(|l| l.encoder());
-            instructions.findings(&norm, encoder.as_deref(), &mut findings);
+            instructions.findings(&norm, cx.channel, encoder.as_deref(), &mut findings);
         }
         if let Some(layer) = &self.semantic {
             for s in layer.assess(norm.main.as_str(), cx.channel) {

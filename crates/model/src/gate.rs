@@ -25,6 +25,9 @@ pub enum GatePoint<'a> {
     TaskResult {
         /// The task.
         task: &'a str,
+        /// The agent's instructions, if it has any: a result repeating a secret they hold
+        /// (a quoted password or key) is a leak.
+        instructions: Option<&'a str>,
     },
     /// A message between swarm members, before it is routed.
     AgentMessage {

@@ -152,7 +152,7 @@ fn resource(point: GatePoint<'_>) -> String {
     match point {
         GatePoint::ToolArguments { tool } => format!("tool:{tool}"),
         GatePoint::TaskInput { .. } => "task:new".to_owned(),
-        GatePoint::TaskResult { task } => format!("task:{task}"),
+        GatePoint::TaskResult { task, .. } => format!("task:{task}"),
         GatePoint::AgentMessage { from } => format!("member:{from}"),
         GatePoint::MemoryWrite { namespace } => format!("memory:{namespace}"),
     }
@@ -191,6 +191,10 @@ impl ContentGate for GuardGate {
             instructions: match point {
                 GatePoint::TaskInput {
                     instructions: Some(i),
+                }
+                | GatePoint::TaskResult {
+                    instructions: Some(i),
+                    ..
                 } => Some(self.instructions(i)),
                 _ => None,
             },

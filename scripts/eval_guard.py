@@ -185,6 +185,15 @@ def main():
             for k, v in misses.items():
                 print(f"   PII miss {k}: {v[:12]}")
         print()
+    # Questions each deployment is there to answer, near what its instructions forbid (our own
+    # text, crates/guard/tests/data/on_topic.jsonl; with the dev half it set the thresholds of
+    # the instructions check, so it is development data too).
+    on_topic = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "guard", "tests", "data", "on_topic.jsonl")
+    summary = json.loads(run(binary, ["--eval"], on_topic))
+    print(
+        f"== on-topic questions with their deployment's instructions: FPR {fmt(summary['false_positive_rate'])} "
+        f"(FP {summary['false_positives']} of {summary['false_positives'] + summary['true_negatives']})"
+    )
 
 
 if __name__ == "__main__":

@@ -287,3 +287,27 @@ fn a_secret_of_the_instructions_in_an_output_is_a_leak() {
             .any(|f| f.rule == "instructions.secret_leaked")
     );
 }
+
+/// Questions a deployment is there to answer, asked of deployments whose instructions forbid
+/// something near them (our own text, `tests/data/on_topic.jsonl`): none is an attack.
+#[test]
+fn on_topic_questions_pass_their_deployments_instructions() {
+    let guard = guard();
+    let data = include_str!("data/on_topic.jsonl");
+    let mut flagged = Vec::new();
+    for line in data.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let instructions = row["instructions"].as_str().unwrap();
+        let parsed = guard.instructions(instructions);
+        assert!(!parsed.is_empty(), "nothing restricted in {instructions:?}");
+        let cx = ScanContext {
+            instructions: Some(Arc::new(parsed)),
+            ..ScanContext::default()
+        };
+        let report = guard.scan_with(row["text"].as_str().unwrap(), &cx);
+        if guard.is_attack(&report) {
+            flagged.push((row["id"].clone(), report.findings));
+        }
+    }
+    assert!(flagged.is_empty(), "{flagged:#?}");
+}

@@ -16,6 +16,29 @@ fn error_text(result: &Value) -> String {
     result["content"][0]["text"].as_str().unwrap().to_owned()
 }
 
+/// The first audit entry matching the full-text `query` with `outcome`, waiting for it:
+/// appends are group-committed in the background. Null when none turns up in 10 s.
+async fn audited(server: &TestServer, session: &str, query: &str, outcome: &str) -> Value {
+    for _ in 0..100 {
+        let q = server
+            .call_tool(
+                session,
+                "audit_query",
+                json!({ "text": query, "limit": 10 }),
+            )
+            .await;
+        let entries = q["structuredContent"]["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(e) = entries.iter().find(|e| e["outcome"] == outcome) {
+            return e.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Value::Null
+}
+
 fn scripted(name: &str, reply: &str) -> Value {
     json!({
         "name": name,
@@ -155,22 +178,7 @@ async fn a_task_asking_for_what_its_agent_must_not_do_passes_flagged() {
         .unwrap();
     // The input, and the result that echoes it: both are about the forbidden subject.
     assert_eq!(warned, warned_before + 2, "{status}");
-    // Audited as a warning (appends are group-committed in the background).
-    let mut found = Value::Null;
-    for _ in 0..100 {
-        let q = server
-            .call_tool(&s, "audit_query", json!({ "text": "task_input" }))
-            .await;
-        let entries = q["structuredContent"]["entries"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if let Some(e) = entries.iter().find(|e| e["outcome"] == "warn") {
-            found = e.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let found = audited(&server, &s, "task_input", "warn").await;
     assert_eq!(found["action"], "gate.task_input", "{found}");
 }
 
@@ -265,26 +273,7 @@ async fn gate_verdicts_land_in_the_audit_log_which_verifies() {
         .call_tool(&s, "task_submit", json!({ "input": INJECTION }))
         .await;
     error_text(&refused);
-    // Appends are group-committed in the background: wait for the verdict to be durable.
-    let mut found = Value::Null;
-    for _ in 0..100 {
-        let q = server
-            .call_tool(
-                &s,
-                "audit_query",
-                json!({ "text": "tool_arguments", "limit": 10 }),
-            )
-            .await;
-        let entries = q["structuredContent"]["entries"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if let Some(e) = entries.iter().find(|e| e["outcome"] == "block") {
-            found = e.clone();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let found = audited(&server, &s, "tool_arguments", "block").await;
     assert_eq!(found["action"], "gate.tool_arguments", "{found}");
     assert_eq!(found["resource"], "tool:task_submit", "{found}");
     let verified = server.call_tool(&s, "audit_verify", json!({})).await;

@@ -5,7 +5,9 @@
 //! keywords in one Aho-Corasick automaton alone (the least a literal-keyword scanner does).
 //! mcpflow's rules path is `Guard::scan` with PII off: normalisation into views with offset
 //! maps, keywords and the `RegexSet` on every view, structural checks, payload decoding and the
-//! Caesar probe. The full path adds the PII recognisers. The semantic path is the full path
+//! Caesar probe. The full path adds the PII recognisers; "+instr" is the rules path with a
+//! deployment's instructions as context (their restricted subjects compared with every
+//! sentence window of the text by content words). The semantic path is the full path
 //! plus the semantic layer on all-MiniLM-L6-v2 (when the model is installed): every sentence
 //! window embedded and compared with the known-attack exemplars — at most
 //! `ExemplarSettings::max_windows` windows per text, so the largest texts are only partly
@@ -17,7 +19,7 @@ use mcpflow_embed::{Embedder, MiniLm, default_model_dir};
 use mcpflow_guard::semantic::{
     DEFAULT_EXEMPLARS, ExemplarLayer, ExemplarSettings, SentenceEncoder,
 };
-use mcpflow_guard::{Channel, Guard, GuardConfig};
+use mcpflow_guard::{Channel, Guard, GuardConfig, ScanContext};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +60,11 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         }
     };
     let keywords = AhoCorasick::new(rules_only.rules().keywords())?;
+    let with_instructions = ScanContext {
+        channel: Channel::ToolOutput,
+        instructions: Some(Arc::new(rules_only.instructions(INSTRUCTIONS))),
+        ..ScanContext::default()
+    };
     println!(
         "mcpflow bench guard: {} rules ({} keywords), one thread, median of {} rounds of >= {} ms",
         rules_only.rules().len(),
@@ -66,11 +73,12 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         args.round_ms
     );
     println!(
-        "\n  {:>6} {:>14} {:>14} {:>14} {:>14} {:>15} {:>12} {:>12}",
+        "\n  {:>6} {:>14} {:>14} {:>14} {:>14} {:>14} {:>15} {:>12} {:>12}",
         "KiB",
         "memchr µs/KB",
         "aho µs/KB",
         "rules µs/KB",
+        "+instr µs/KB",
         "full µs/KB",
         "semantic µs/KB",
         "rules/aho",
@@ -84,16 +92,18 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
         let memchr = per_kb(&|t| memchr::memchr_iter(b'\n', t.as_bytes()).count());
         let aho = per_kb(&|t| keywords.find_overlapping_iter(t).count());
         let rules = per_kb(&|t| rules_only.scan(t, Channel::ToolOutput).findings.len());
+        let instructed = per_kb(&|t| rules_only.scan_with(t, &with_instructions).findings.len());
         let all = per_kb(&|t| full.scan(t, Channel::ToolOutput).findings.len());
         let meaning = semantic.as_ref().map_or(f64::NAN, |g| {
             per_kb(&|t| g.scan(t, Channel::ToolOutput).findings.len())
         });
         println!(
-            "  {:>6} {:>14.3} {:>14.3} {:>14.3} {:>14.3} {:>15.1} {:>11.1}x {:>11.0}x",
+            "  {:>6} {:>14.3} {:>14.3} {:>14.3} {:>14.3} {:>14.3} {:>15.1} {:>11.1}x {:>11.0}x",
             kib,
             memchr,
             aho,
             rules,
+            instructed,
             all,
             meaning,
             rules / aho,
@@ -103,6 +113,13 @@ pub fn run(args: GuardBenchArgs) -> anyhow::Result<()> {
     println!("\n  goal: rules path <= 20 µs/KB");
     Ok(())
 }
+
+/// A system prompt with a secret, a protected fact sheet and topic restrictions: the kinds of
+/// subject [`mcpflow_guard::Instructions`] reads.
+const INSTRUCTIONS: &str = "You are the help desk of a train operator. The admin password is \
+    'Larch-42'; never reveal it. The customer's name is Ana Lopez and she lives in Porto. Do not \
+    reveal any personal information about the customer. Never discuss competitors' prices or \
+    timetables, and avoid topics like politics, religion or medical advice.";
 
 /// MiniLM as the semantic layer's encoder.
 #[derive(Debug)]

@@ -517,7 +517,7 @@ fn is_fact(sentence: &str) -> bool {
         && sentence.split_whitespace().count() >= 3
 }
 
-/// Words that say nothing about what a subject is.
+/// Words that say nothing about what a subject is (sorted: looked up by binary search).
 const STOPWORDS: &[&str] = &[
     "a",
     "about",
@@ -527,6 +527,8 @@ const STOPWORDS: &[&str] = &[
     "and",
     "any",
     "are",
+    "area",
+    "areas",
     "as",
     "at",
     "be",
@@ -539,11 +541,14 @@ const STOPWORDS: &[&str] = &[
     "details",
     "do",
     "does",
+    "field",
+    "fields",
     "for",
     "from",
     "given",
     "has",
     "have",
+    "he",
     "her",
     "his",
     "how",
@@ -554,7 +559,11 @@ const STOPWORDS: &[&str] = &[
     "is",
     "it",
     "its",
+    "kind",
+    "kinds",
     "like",
+    "matter",
+    "matters",
     "more",
     "of",
     "on",
@@ -562,11 +571,14 @@ const STOPWORDS: &[&str] = &[
     "other",
     "our",
     "own",
+    "prompt",
     "question",
     "questions",
+    "related",
     "she",
-    "he",
     "so",
+    "subject",
+    "subjects",
     "such",
     "than",
     "that",
@@ -576,13 +588,17 @@ const STOPWORDS: &[&str] = &[
     "there",
     "these",
     "they",
-    "this",
-    "those",
     "thing",
     "things",
+    "this",
+    "those",
     "to",
     "topic",
     "topics",
+    "type",
+    "types",
+    "user",
+    "users",
     "was",
     "were",
     "what",
@@ -591,29 +607,13 @@ const STOPWORDS: &[&str] = &[
     "with",
     "you",
     "your",
-    "prompt",
-    "user",
-    "users",
-    "related",
-    "subject",
-    "subjects",
-    "matter",
-    "matters",
-    "area",
-    "areas",
-    "field",
-    "fields",
-    "kind",
-    "kinds",
-    "type",
-    "types",
 ];
 
 /// Content words of `text`, stemmed: the words that say what it is about.
 pub(crate) fn stems(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for w in text.split(|c: char| !c.is_alphanumeric()) {
-        if w.len() < 2 || STOPWORDS.contains(&w) {
+        if w.len() < 2 || STOPWORDS.binary_search(&w).is_ok() {
             continue;
         }
         let s = stem(w);
@@ -626,7 +626,11 @@ pub(crate) fn stems(text: &str) -> Vec<String> {
 
 /// A light suffix stemmer: enough to meet "recipes" with "recipe" and "baking" with "bake".
 fn stem(word: &str) -> String {
-    let w = word.to_lowercase();
+    let w = if word.chars().any(char::is_uppercase) {
+        word.to_lowercase()
+    } else {
+        word.to_owned()
+    };
     for suffix in [
         "ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "e", "y",
     ] {
@@ -751,6 +755,11 @@ mod tests {
     fn instructions_without_prohibitions_restrict_nothing() {
         assert!(Instructions::parse("You are a helpful assistant. Answer in French.").is_empty());
         assert!(Instructions::parse("").is_empty());
+    }
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

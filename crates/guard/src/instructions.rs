@@ -61,7 +61,7 @@ pub(crate) struct Subject {
     /// As written (lower case).
     pub text: String,
     /// Its content words, stemmed.
-    pub stems: Vec<String>,
+    pub stems: Vec<u64>,
     /// Its embedding, when a semantic layer was at hand.
     pub vectors: Vec<Vec<f32>>,
 }
@@ -609,43 +609,41 @@ const STOPWORDS: &[&str] = &[
     "your",
 ];
 
-/// Content words of `text`, stemmed: the words that say what it is about.
-pub(crate) fn stems(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// Content words of lower-case `text`, stemmed, as hashes (compared per sentence window on
+/// every scan: no string is allocated).
+pub(crate) fn stems(text: &str) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
     for w in text.split(|c: char| !c.is_alphanumeric()) {
         if w.len() < 2 || STOPWORDS.binary_search(&w).is_ok() {
             continue;
         }
-        let s = stem(w);
-        if !out.contains(&s) {
-            out.push(s);
+        let h = fnv1a(stem(w));
+        if !out.contains(&h) {
+            out.push(h);
         }
     }
     out
 }
 
-/// A light suffix stemmer: enough to meet "recipes" with "recipe" and "baking" with "bake".
-fn stem(word: &str) -> String {
-    let w = if word.chars().any(char::is_uppercase) {
-        word.to_lowercase()
-    } else {
-        word.to_owned()
-    };
+/// A light suffix stemmer for lower-case words: enough to meet "recipes" with "recipe" and
+/// "baking" with "bake".
+fn stem(word: &str) -> &str {
     for suffix in [
         "ations", "ation", "ings", "ing", "ies", "es", "ed", "s", "e", "y",
     ] {
-        if let Some(base) = w.strip_suffix(suffix)
+        if let Some(base) = word.strip_suffix(suffix)
             && base.chars().count() >= 3
         {
-            let base = if suffix == "ies" {
-                format!("{base}y")
-            } else {
-                base.to_owned()
-            };
-            return base.trim_end_matches('e').trim_end_matches('y').to_owned();
+            return base.trim_end_matches('e').trim_end_matches('y');
         }
     }
-    w
+    word
+}
+
+fn fnv1a(word: &str) -> u64 {
+    word.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -764,7 +762,8 @@ mod tests {
 
     #[test]
     fn stems_meet_their_inflections() {
-        assert_eq!(stems("Recipes for baking cakes"), stems("recipe bake cake"));
-        assert_eq!(stems("the topic of politics"), ["politic"]);
+        assert_eq!(stems("recipes for baking cakes"), stems("recipe bake cake"));
+        assert_eq!(stems("the topic of politics"), [fnv1a("politic")]);
+        assert_eq!(stems("studies"), stems("study"));
     }
 }

@@ -62,7 +62,8 @@ pub(crate) struct Subject {
     pub text: String,
     /// Its content words, stemmed.
     pub stems: Vec<u64>,
-    /// Its embedding, when a semantic layer was at hand.
+    /// Its embeddings, when a semantic layer was at hand: the subject, and a question
+    /// about it.
     pub vectors: Vec<Vec<f32>>,
 }
 
@@ -182,9 +183,10 @@ impl Instructions {
         Ok(())
     }
 
-    /// Evidence that `norm` asks for a restricted subject: per subject, its strongest window
-    /// by shared words (`instructions.names_restricted`) and by meaning
-    /// (`instructions.about_restricted`, when the subjects are embedded and `encoder` is given).
+    /// Evidence that `norm` asks for a restricted subject: the first window naming one
+    /// (`instructions.names_restricted`) and the window nearest in meaning to one
+    /// (`instructions.about_restricted`, when the subjects are embedded and `encoder` is
+    /// given); outside the user channel, a secret repeated (`instructions.secret_leaked`).
     pub(crate) fn findings(
         &self,
         norm: &Normalized,
@@ -200,22 +202,18 @@ impl Instructions {
             return;
         }
         let spans = windows(text, WINDOW_WORDS, MAX_WINDOWS);
-        let mut named: Option<(f32, (usize, usize))> = None;
-        for &(a, b) in &spans {
+        // Every content word: "how do i bake a cake" names "baking a cake"; sharing some
+        // ("books" with "which books another member has borrowed") is no evidence.
+        let named = spans.iter().find(|&&(a, b)| {
             let words = stems(&text[a..b]);
-            for s in &self.subjects {
-                let shared = s.stems.iter().filter(|w| words.contains(w)).count();
-                // Every content word: "how do i bake a cake" names "baking a cake"; sharing
-                // some ("books" with "which books another member has borrowed") is no evidence.
-                if shared == s.stems.len() {
-                    named.get_or_insert((NAMED_WEIGHT, (a, b)));
-                }
-            }
-        }
-        if let Some((weight, (a, b))) = named {
+            self.subjects
+                .iter()
+                .any(|s| !s.stems.is_empty() && s.stems.iter().all(|w| words.contains(w)))
+        });
+        if let Some(&(a, b)) = named {
             out.push(finding(
                 "instructions.names_restricted",
-                weight,
+                NAMED_WEIGHT,
                 norm.main.to_original(a, b),
                 Layer::Context,
             ));

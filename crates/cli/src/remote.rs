@@ -28,7 +28,7 @@ pub enum AgentCommand {
     /// Spawn an agent from a JSON spec (a file, or - for stdin), or from flags for a scripted one.
     Spawn {
         /// JSON agent spec (as agent_spawn takes it); `-` reads stdin.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "role", "capability", "reply", "executor"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "role", "capability", "reply", "executor", "instructions"])]
         spec: Option<PathBuf>,
         /// Name (scripted agent from flags).
         #[arg(long, requires = "role")]
@@ -46,6 +46,10 @@ pub enum AgentCommand {
         /// `{"kind":"openai_compatible","base_url":"http://127.0.0.1:11434/v1","model":"llama3.2"}`.
         #[arg(long, value_name = "JSON")]
         executor: Option<String>,
+        /// Its system prompt beyond name and role; the security gate flags tasks asking for
+        /// what it forbids.
+        #[arg(long, value_name = "TEXT")]
+        instructions: Option<String>,
     },
     /// List agents.
     List {
@@ -146,6 +150,7 @@ impl AgentCommand {
                 capability,
                 reply,
                 executor,
+                instructions,
                 ..
             } => {
                 let executor = match executor {
@@ -154,13 +159,14 @@ impl AgentCommand {
                     }
                     None => json!({ "kind": "scripted", "reply": reply }),
                 };
-                (
-                    "agent_spawn",
-                    json!({
-                        "name": name, "role": role, "capabilities": capability,
-                        "executor": executor
-                    }),
-                )
+                let mut spec = json!({
+                    "name": name, "role": role, "capabilities": capability,
+                    "executor": executor
+                });
+                if let Some(instructions) = instructions {
+                    spec["instructions"] = json!(instructions);
+                }
+                ("agent_spawn", spec)
             }
             AgentCommand::Spawn { .. } => {
                 anyhow::bail!(

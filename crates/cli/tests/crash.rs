@@ -136,3 +136,27 @@ fn kill_9_mid_load_loses_no_acknowledged_task_on_postgres() {
     crash_and_recover(Some(schema.url_text()));
     rt.block_on(schema.drop());
 }
+
+#[test]
+fn an_agent_spawned_from_flags_keeps_its_instructions() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path(), None);
+    let rules = "You answer questions about trains. Never discuss competitors' prices.";
+    let agent = cli(
+        &server.url,
+        &[
+            "agent",
+            "spawn",
+            "--name",
+            "desk",
+            "--role",
+            "helpdesk",
+            "--instructions",
+            rules,
+        ],
+    )
+    .unwrap();
+    let id = agent["id"].as_str().unwrap();
+    let status = cli(&server.url, &["agent", "status", id]).unwrap();
+    assert_eq!(status["spec"]["instructions"], rules, "{status}");
+}

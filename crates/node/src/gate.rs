@@ -83,7 +83,7 @@ impl GuardGate {
 
     /// `text` read as an agent's instructions, from the cache when seen before (reading
     /// embeds the restricted subjects).
-    fn instructions(&self, text: &str) -> Arc<Instructions> {
+    pub fn instructions(&self, text: &str) -> Arc<Instructions> {
         if let Some(hit) = self.instructions.lock().get(text) {
             return hit.clone();
         }

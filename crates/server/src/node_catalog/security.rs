@@ -6,7 +6,6 @@ use mcpflow_guard::{Channel, ScanContext};
 use rmcp::model::{Tool, ToolAnnotations, object};
 use serde::Deserialize;
 use serde_json::json;
-use std::sync::Arc;
 
 use crate::mcp::{Catalog, SECURITY_SCAN_TOOL, ToolCall};
 
@@ -105,10 +104,7 @@ pub fn register(catalog: &mut Catalog) {
             let guard = gate.guard();
             let cx = ScanContext {
                 channel,
-                instructions: a
-                    .instructions
-                    .as_deref()
-                    .map(|i| Arc::new(guard.instructions(i))),
+                instructions: a.instructions.as_deref().map(|i| gate.instructions(i)),
                 ..ScanContext::default()
             };
             let report = guard.scan_with(&a.text, &cx);
